@@ -1,0 +1,24 @@
+"""The ``hft`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from hftlib import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="hft")
+def main() -> None:
+    """hftlib: backtest, paper and live trading on one numba core."""
+
+
+def _register() -> None:
+    from hftlib.cli.data import data
+    from hftlib.cli.demo import demo
+
+    main.add_command(data)
+    main.add_command(demo)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Event storage (Parquet, memory-mapped npy), the streaming reader, validation, synthesis."""

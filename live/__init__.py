@@ -1,0 +1,1 @@
+"""The live runner (``hftlib.live``): control API, order manager, persistence, failover."""

@@ -1,0 +1,1 @@
+"""Strategies (``hftlib.strategies``) written as numba callbacks on the engine's context."""
