@@ -120,7 +120,9 @@ def convert_cmd(
             chunks = mod.convert(list(inputs), instrument, report, chunk_rows=chunk_rows)
             validation = None
             if repair:
-                chunks, validation = _validated(chunks, repair=True, strict=strict)
+                chunks, validation = _validated(
+                    chunks, repair=True, strict=strict, name=str(output)
+                )
             chunks = _on_end(chunks, lambda: provenance.update(_reports(report, validation)))
             meta = _write(output, chunks, instrument, provenance)
     except (HftlibError, OSError) as exc:
@@ -187,7 +189,9 @@ def validate_cmd(
     try:
         for path in paths:
             meta = read_meta(path)
-            chunks, vreport = _validated(iter_events(path), repair=repair, strict=strict)
+            chunks, vreport = _validated(
+                iter_events(path), repair=repair, strict=strict, name=str(path)
+            )
             if repair and output is not None:
                 provenance = {**meta.provenance, "repaired_from": path.name}
                 chunks = _on_end(
@@ -200,7 +204,7 @@ def validate_cmd(
             reports.append({"path": str(path), **vreport.to_dict()})
     except HftlibError as exc:
         fail(exc)
-    problems = sum(r.get("problems", 0) for r in reports)
+    problems = sum(r["total_problems"] for r in reports)
     emit({"files": reports, "problems": problems}, as_json, _validate_text)
     if problems and not repair:
         raise SystemExit(1)
@@ -321,12 +325,12 @@ def _instrument(
 
 
 def _validated(
-    chunks: Iterable[np.ndarray], *, repair: bool, strict: bool
+    chunks: Iterable[np.ndarray], *, repair: bool, strict: bool, name: str = "<events>"
 ) -> tuple[Iterator[np.ndarray], Any]:
     from hftlib.data.validate import ValidationReport, validate
 
-    report = ValidationReport()
-    return validate(chunks, repair=repair, strict=strict, report=report), report
+    report = ValidationReport(path=name, strict=strict)
+    return validate(chunks, report, repair=repair), report
 
 
 def _on_end(chunks: Iterable[np.ndarray], callback: Callable[[], Any]) -> Iterator[np.ndarray]:
@@ -393,8 +397,10 @@ def _convert_text(r: dict[str, Any]) -> str:
 
 
 def _validation_line(v: dict[str, Any]) -> str:
-    return "validation: " + ", ".join(
-        f"{k} {val}" for k, val in v.items() if isinstance(val, int) and not isinstance(val, bool)
+    found = ", ".join(f"{k} {n:,}" for k, n in v["problems"].items() if n) or "no problems"
+    fixed = ", ".join(f"{k} {n:,}" for k, n in v["repaired"].items() if n)
+    return f"validation: {v['rows']:,} rows, {v['messages']:,} messages; {found}" + (
+        f"; repaired {fixed}" if fixed else ""
     )
 
 
@@ -422,11 +428,11 @@ def _inspect_text(r: dict[str, Any]) -> str:
 def _validate_text(r: dict[str, Any]) -> str:
     out = []
     for f in r["files"]:
-        out.append(
-            f"{f['path']}: " + ("OK" if not f.get("problems") else f"{f['problems']} problem(s)")
-        )
+        n = f["total_problems"]
+        out.append(f"{f['path']}: " + ("OK" if not n else f"{n:,} problem(s)"))
         out.append("  " + _validation_line(f))
-        out += [f"  e.g. {e}" for e in f.get("examples", [])[:5]]
+        for name, examples in f.get("examples", {}).items():
+            out += [f"  e.g. {name}: {e}" for e in examples[:3]]
     return "\n".join(out)
 
 

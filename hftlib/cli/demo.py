@@ -45,11 +45,11 @@ def demo(n_events: int, seed: int, workdir: Path, as_json: bool) -> None:
     steps["generate_and_write_parquet_s"] = result["seconds"]
 
     t0 = time.perf_counter()
-    vreport = ValidationReport()
+    vreport = ValidationReport(path=str(parquet))
     meta = read_meta(parquet)
     write_events(
         npy,
-        validate(iter_events(parquet), repair=False, strict=False, report=vreport),
+        validate(iter_events(parquet), vreport),
         meta.instrument,
         {**meta.provenance, "copied_from": parquet.name},
     )
@@ -93,5 +93,5 @@ def _text(r: dict) -> str:
 
 
 def _problems(v: dict) -> str:
-    n = v.get("problems", 0)
+    n = v["total_problems"]
     return "clean" if not n else f"{n} problem(s)"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import re
 import zipfile
 import zlib
 from collections import Counter
@@ -28,7 +29,7 @@ import numpy as np
 
 from hftlib.errors import DataError
 from hftlib.instrument import Instrument, grid_values
-from hftlib.types import EVENT_DTYPE, F_LAST, NO_ID
+from hftlib.types import EVENT_DTYPE, F_LAST, K_CLEAR, KIND_MASK, NO_ID, NO_PX
 
 DEFAULT_CHUNK_ROWS = 1 << 20
 """Rows per yielded chunk (64 MiB of events)."""
@@ -123,10 +124,10 @@ def iter_lines(path: Path, report: ConvertReport) -> Iterator[tuple[int, bytes]]
     """
     raw = open(path, "rb")  # noqa: SIM115 - closed in finally; wrapped by a decompressor
     try:
-        stream = _decompressing(path, raw)
         last_pos = 0
         n = 0
         try:
+            stream = _decompressing(path, raw)
             for n, line in enumerate(stream, start=1):
                 if report.progress is not None and n % 4096 == 0:
                     pos = raw.tell()
@@ -269,6 +270,24 @@ class EventBuilder:
         c[7].extend([aux] * n)
         c[8].extend([line] * n)
 
+    def add_clear(
+        self,
+        flags: int,
+        exch_ts: int,
+        local_ts: int,
+        *,
+        px: Any = None,
+        seq: int = 0,
+        line: int = 0,
+    ) -> None:
+        """Add a ``K_CLEAR`` row; ``flags`` give the side(s), ``px=None`` clears the whole side.
+
+        A clear through a price (``px`` given) removes the levels from the touch to ``px``.
+        """
+        if flags & KIND_MASK != K_CLEAR:
+            raise ValueError(f"add_clear needs K_CLEAR flags, got {flags:#x}")
+        self.add(flags, exch_ts, local_ts, _NO_PRICE if px is None else px, 0, seq=seq, line=line)
+
     def mark_last(self) -> None:
         """Set :data:`F_LAST` on the most recent row (no-op when empty)."""
         if self._cols[0]:
@@ -281,7 +300,10 @@ class EventBuilder:
         out = np.empty(n, dtype=EVENT_DTYPE)
         if n == 0:
             return out
-        px, px_bad = self._grid(c[3], self.instrument.tick_size, "price")
+        whole_side = np.fromiter((p is _NO_PRICE for p in c[3]), bool, n)
+        prices = [0 if p is _NO_PRICE else p for p in c[3]] if whole_side.any() else c[3]
+        px, px_bad = self._grid(prices, self.instrument.tick_size, "price")
+        px[whole_side] = NO_PX
         qty, qty_bad = self._grid(c[4], self.instrument.lot_size, "size")
         out["flags"] = c[0]
         out["asset"] = 0
@@ -311,18 +333,46 @@ class EventBuilder:
         return out
 
     def _grid(self, raw: list[Any], step: float, what: str) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            values = np.array(raw, dtype=np.float64)
-        except (ValueError, TypeError):
-            values = np.array([_to_float(v) for v in raw], dtype=np.float64)
+        if _all_plain_numbers(raw):
+            try:
+                return grid_values(np.array(raw, dtype=np.float64), step)
+            except ValueError:
+                pass  # e.g. "1.2.3": find the bad items one by one
+        values = np.array([_to_float(v) for v in raw], dtype=np.float64)
         return grid_values(values, step)
 
 
-def _to_float(v: Any) -> float:
+_NUMBER = re.compile(rb"-?(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+")
+_NUMBER_BYTES = b"0123456789.-+eE"
+_NO_PRICE = object()
+"""Marks a clear row's missing price until :meth:`EventBuilder.take` writes ``NO_PX``."""
+
+
+def _all_plain_numbers(raw: list[Any]) -> bool:
+    """True when every item is an ASCII decimal string using only digits, sign, dot, exponent.
+
+    A fast charset gate (one ``bytes.translate``); numpy's float parsing then rejects bad
+    structure such as ``"1.2.3"`` by raising, which sends the batch to the per-item path.
+    Without the gate numpy would accept ``"1_0"``, ``" 5 "``, ``"nan"`` or non-ASCII digits.
+    """
     try:
-        return float(v)
-    except (ValueError, TypeError):
+        text = "\n".join(raw).encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        return False
+    return not text.translate(None, _NUMBER_BYTES + b"\n") and b"\n\n" not in text
+
+
+def _to_float(v: Any) -> float:
+    """Read one value as a venue would write it; anything else becomes NaN (off-grid)."""
+    if isinstance(v, bool):
         return float("nan")
+    if isinstance(v, int | float | np.integer | np.floating):
+        return float(v)
+    if isinstance(v, bytes):
+        v = v.decode("ascii", "replace")
+    if isinstance(v, str) and _NUMBER.fullmatch(v.encode("ascii", "replace")):
+        return float(v)
+    return float("nan")
 
 
 def _drop_keep_last(out: np.ndarray, bad: np.ndarray) -> np.ndarray:
