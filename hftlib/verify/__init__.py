@@ -2,7 +2,9 @@
 
 Each verifier module exposes ``VERIFY_HELP: str`` and
 ``verify(paths, instrument, *, strict, progress) -> dict`` returning JSON-ready results with
-at least ``compared``, ``matched`` and ``mismatches`` (a list of dicts, each explaining one).
+at least ``compared``, ``matched`` and ``mismatches`` (a list of dicts, each explaining one),
+and optionally ``ok`` (bool) when a mismatch can be explained by the venue's data rather than
+by our conversion; without ``ok``, any mismatch is a failure (``hft data verify`` exits 1).
 """
 
 from __future__ import annotations
