@@ -18,11 +18,19 @@ import numpy as np
 from hftlib.errors import InstrumentError, OffGridError
 
 GRID_TOLERANCE = 1e-6
-"""Largest distance from the grid, in units of one tick/lot, still read as on-grid.
+"""Largest distance from the grid, in steps (ticks or lots), still read as on-grid.
 
 Decimal strings such as ``"61837.63"`` are not exact in binary floating point; dividing by
 the tick leaves an error near 1e-9 ticks. Anything further than 1e-6 of a tick is a real
 off-grid value.
+"""
+
+GRID_RELATIVE_TOLERANCE = 1e-15
+"""The same allowance relative to the step count, for values of very many steps.
+
+A double carries about 16 significant digits, so ``25.42618900 / 1e-8`` (2.5e9 lots) is
+off its whole number by up to a few 1e-7 lots: rounding error, not an off-grid value. A
+value really off the grid differs by at least one unit of a further decimal digit.
 """
 
 
@@ -97,12 +105,20 @@ class Instrument(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
         return _to_grid(sizes, self.lot_size, "size", self.key, where)
 
     def ticks_to_price(self, ticks: Any) -> np.ndarray:
-        """Convert ticks back to float prices (for display and reports)."""
-        return np.asarray(ticks, dtype=np.float64) * self.tick_size
+        """Convert ticks back to float prices (for display and reports).
+
+        Rounded to the tick's decimals, so 618002 ticks of 0.1 read 61800.2, not
+        61800.200000000004.
+        """
+        return np.round(
+            np.asarray(ticks, dtype=np.float64) * self.tick_size, _decimals(self.tick_size)
+        )
 
     def lots_to_size(self, lots: Any) -> np.ndarray:
-        """Convert lots back to float sizes (for display and reports)."""
-        return np.asarray(lots, dtype=np.float64) * self.lot_size
+        """Convert lots back to float sizes (for display and reports), rounded like prices."""
+        return np.round(
+            np.asarray(lots, dtype=np.float64) * self.lot_size, _decimals(self.lot_size)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a JSON-ready dict."""
@@ -121,6 +137,12 @@ class Instrument(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
             raise InstrumentError(f"invalid instrument spec: {exc}") from exc
 
 
+def _decimals(step: float) -> int:
+    """Decimal places of a step as written (0.1 -> 1, 0.5 -> 1, 1e-8 -> 8, 10 -> 0)."""
+    text = np.format_float_positional(step, trim="-")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
 def grid_values(values: Any, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(int64 steps, off_grid_mask)`` for ``values`` on a grid of ``step``.
 
@@ -132,11 +154,8 @@ def grid_values(values: Any, step: float) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore"):
         scaled = arr / step
         out = np.rint(scaled)
-        off = (
-            ~np.isfinite(scaled)
-            | (np.abs(scaled - out) > GRID_TOLERANCE)
-            | (np.abs(out) >= 2.0**62)
-        )
+        allowed = np.maximum(GRID_TOLERANCE, np.abs(scaled) * GRID_RELATIVE_TOLERANCE)
+        off = ~np.isfinite(scaled) | (np.abs(scaled - out) > allowed) | (np.abs(out) >= 2.0**62)
     out[off] = 0
     return out.astype(np.int64), off
 

@@ -84,7 +84,16 @@ def formats_cmd(fmt: str | None) -> None:
     "--repair/--no-repair",
     default=True,
     show_default=True,
-    help="Validate the output and repair local timestamps (flagged rows).",
+    help="Validate the output and repair local timestamps: a recorder clock behind the "
+    "venue's is corrected by one shift of every row, then rows still out of order are "
+    "raised and flagged.",
+)
+@click.option(
+    "--base-latency-us",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="With --repair: the smallest feed latency after a clock shift.",
 )
 @click.option("--chunk-rows", type=click.IntRange(1), default=DEFAULT_CHUNK_ROWS, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -95,6 +104,7 @@ def convert_cmd(
     output: Path,
     strict: bool,
     repair: bool,
+    base_latency_us: float,
     chunk_rows: int,
     as_json: bool,
     progress: bool,
@@ -118,13 +128,14 @@ def convert_cmd(
         with progress_bar(total_size(inputs), "B", f"convert {fmt}", progress) as update:
             report.progress = update
             chunks = mod.convert(list(inputs), instrument, report, chunk_rows=chunk_rows)
-            validation = None
+            chunks = _on_end(chunks, lambda: provenance.update(conversion=report.to_dict()))
             if repair:
-                chunks, validation = _validated(
-                    chunks, repair=True, strict=strict, name=str(output)
+                meta, validation = _write_repaired_conversion(
+                    chunks, output, instrument, provenance, strict, int(base_latency_us * 1e3)
                 )
-            chunks = _on_end(chunks, lambda: provenance.update(_reports(report, validation)))
-            meta = _write(output, chunks, instrument, provenance)
+            else:
+                validation = None
+                meta = _write(output, chunks, instrument, provenance)
     except (HftlibError, OSError) as exc:
         fail(exc)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
@@ -136,6 +147,8 @@ def convert_cmd(
         "rows_per_second": round(meta.rows / elapsed) if elapsed else None,
         **_reports(report, validation),
     }
+    if "clock" in provenance:
+        result["clock"] = provenance["clock"]
     emit(result, as_json, _convert_text)
 
 
@@ -189,16 +202,16 @@ def validate_cmd(
     try:
         for path in paths:
             meta = read_meta(path)
-            chunks, vreport = _validated(
-                iter_events(path), repair=repair, strict=strict, name=str(path)
-            )
             if repair and output is not None:
                 provenance = {**meta.provenance, "repaired_from": path.name}
-                chunks = _on_end(
-                    chunks, lambda p=provenance, v=vreport: p.update(validation=v.to_dict())
+                chunks, vreport = _repaired(
+                    lambda p=path: iter_events(p), str(path), strict, 0, provenance
                 )
                 _write(output, chunks, meta.instrument, provenance)
             else:
+                chunks, vreport = _validated(
+                    iter_events(path), repair=False, strict=strict, name=str(path)
+                )
                 for _ in chunks:
                     pass
             reports.append({"path": str(path), **vreport.to_dict()})
@@ -334,6 +347,59 @@ def _validated(
     return validate(chunks, report, repair=repair), report
 
 
+def _repaired(
+    open_chunks: Callable[[], Iterable[np.ndarray]],
+    name: str,
+    strict: bool,
+    base_latency_ns: int,
+    provenance: dict[str, Any],
+) -> tuple[Iterator[np.ndarray], Any]:
+    """Scan a stream, then yield it clock-shifted and repaired (two passes over its source).
+
+    The scan measures the smallest feed latency; a negative one means the recorder's clock
+    ran behind the venue's, corrected by one shift of every row (:mod:`hftlib.data.clock`).
+    ``provenance`` receives the shift now and the final validation report at the end.
+    """
+    from hftlib.data.clock import clock_shift, shift_local_ts
+    from hftlib.data.validate import ValidationReport, scan
+
+    found = scan(open_chunks(), ValidationReport(path=name))
+    shift = clock_shift(found.min_latency_ns, base_latency_ns)
+    provenance["clock"] = {
+        "local_ts_shift_ns": shift,
+        "input_min_latency_ns": found.min_latency_ns,
+        "input_negative_latency_rows": found.problems["negative_latency"],
+    }
+    chunks, report = _validated(
+        shift_local_ts(open_chunks(), shift), repair=True, strict=strict, name=name
+    )
+    return _on_end(chunks, lambda: provenance.update(validation=report.to_dict())), report
+
+
+def _write_repaired_conversion(
+    chunks: Iterable[np.ndarray],
+    output: Path,
+    instrument: Instrument,
+    provenance: dict[str, Any],
+    strict: bool,
+    base_latency_ns: int,
+) -> tuple[Any, Any]:
+    """Write converted chunks to a scratch npy beside ``output``, then repaired to ``output``."""
+    from hftlib.data.storage import SIDECAR_SUFFIX, iter_events
+
+    scratch = output.with_name(f".{output.name}.unrepaired.npy")
+    try:
+        _write(scratch, chunks, instrument, {})
+        repaired, report = _repaired(
+            lambda: iter_events(scratch), str(output), strict, base_latency_ns, provenance
+        )
+        meta = _write(output, repaired, instrument, provenance)
+    finally:
+        scratch.unlink(missing_ok=True)
+        scratch.with_name(scratch.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+    return meta, report
+
+
 def _on_end(chunks: Iterable[np.ndarray], callback: Callable[[], Any]) -> Iterator[np.ndarray]:
     yield from chunks
     callback()
@@ -392,6 +458,14 @@ def _convert_text(r: dict[str, Any]) -> str:
     lines += [f"  {k}: {v:,}" for k, v in conv["counts"].items()]
     lines += [f"  skipped {k}: {v:,}" for k, v in conv["skipped"].items()]
     lines += [f"  e.g. {e}" for e in conv["examples"][:5]]
+    if r.get("clock", {}).get("local_ts_shift_ns"):
+        c = r["clock"]
+        lines.append(
+            f"clock: recorder behind the venue (min feed latency "
+            f"{c['input_min_latency_ns'] / 1e6:.3f} ms on "
+            f"{c['input_negative_latency_rows']:,} rows): local_ts shifted by "
+            f"+{c['local_ts_shift_ns'] / 1e6:.3f} ms"
+        )
     if "validation" in r:
         lines.append(_validation_line(r["validation"]))
     return "\n".join(lines)

@@ -192,7 +192,7 @@ class EventBuilder:
         Preferred rows per chunk; :attr:`full` turns true at this size.
     """
 
-    __slots__ = ("_cols", "chunk_rows", "instrument", "path", "report")
+    __slots__ = ("_cols", "_whole_side_clears", "chunk_rows", "instrument", "path", "report")
 
     def __init__(
         self, instrument: Instrument, report: ConvertReport, chunk_rows: int = DEFAULT_CHUNK_ROWS
@@ -204,6 +204,7 @@ class EventBuilder:
         self.chunk_rows = chunk_rows
         self.path = ""
         self._cols: tuple[list[Any], ...] = tuple([] for _ in range(9))
+        self._whole_side_clears: list[int] = []
 
     def __len__(self) -> int:
         return len(self._cols[0])
@@ -286,7 +287,9 @@ class EventBuilder:
         """
         if flags & KIND_MASK != K_CLEAR:
             raise ValueError(f"add_clear needs K_CLEAR flags, got {flags:#x}")
-        self.add(flags, exch_ts, local_ts, _NO_PRICE if px is None else px, 0, seq=seq, line=line)
+        if px is None:
+            self._whole_side_clears.append(len(self._cols[0]))
+        self.add(flags, exch_ts, local_ts, 0 if px is None else px, 0, seq=seq, line=line)
 
     def mark_last(self) -> None:
         """Set :data:`F_LAST` on the most recent row (no-op when empty)."""
@@ -300,9 +303,8 @@ class EventBuilder:
         out = np.empty(n, dtype=EVENT_DTYPE)
         if n == 0:
             return out
-        whole_side = np.fromiter((p is _NO_PRICE for p in c[3]), bool, n)
-        prices = [0 if p is _NO_PRICE else p for p in c[3]] if whole_side.any() else c[3]
-        px, px_bad = self._grid(prices, self.instrument.tick_size, "price")
+        whole_side = self._whole_side_clears
+        px, px_bad = self._grid(c[3], self.instrument.tick_size, "price")
         px[whole_side] = NO_PX
         qty, qty_bad = self._grid(c[4], self.instrument.lot_size, "size")
         out["flags"] = c[0]
@@ -329,35 +331,41 @@ class EventBuilder:
             out = _drop_keep_last(out, bad)
         for col in c:
             col.clear()
+        self._whole_side_clears = []
         self.report.events += len(out)
         return out
 
     def _grid(self, raw: list[Any], step: float, what: str) -> tuple[np.ndarray, np.ndarray]:
-        if _all_plain_numbers(raw):
+        """Convert one column to steps in bulk; fall back to item by item only on bad input."""
+        plain = _plain_strings(raw)
+        if plain is None and not any(v is True or v is False for v in raw):
+            values = np.array(raw)  # numbers as read (e.g. by orjson): convert in one go
+            if values.dtype.kind in "fiu":
+                return grid_values(values.astype(np.float64, copy=False), step)
+        elif plain:
             try:
                 return grid_values(np.array(raw, dtype=np.float64), step)
             except ValueError:
                 pass  # e.g. "1.2.3": find the bad items one by one
-        values = np.array([_to_float(v) for v in raw], dtype=np.float64)
-        return grid_values(values, step)
+        return grid_values(np.array([_to_float(v) for v in raw], dtype=np.float64), step)
 
 
 _NUMBER = re.compile(rb"-?(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+")
 _NUMBER_BYTES = b"0123456789.-+eE"
-_NO_PRICE = object()
-"""Marks a clear row's missing price until :meth:`EventBuilder.take` writes ``NO_PX``."""
 
 
-def _all_plain_numbers(raw: list[Any]) -> bool:
-    """True when every item is an ASCII decimal string using only digits, sign, dot, exponent.
+def _plain_strings(raw: list[Any]) -> bool | None:
+    """Whether every item is an ASCII decimal string of digits, sign, dot and exponent.
 
-    A fast charset gate (one ``bytes.translate``); numpy's float parsing then rejects bad
-    structure such as ``"1.2.3"`` by raising, which sends the batch to the per-item path.
+    None when some item is not a string. A fast charset gate (one ``bytes.translate``);
+    numpy's float parsing then rejects bad structure such as ``"1.2.3"`` by raising.
     Without the gate numpy would accept ``"1_0"``, ``" 5 "``, ``"nan"`` or non-ASCII digits.
     """
     try:
         text = "\n".join(raw).encode("ascii")
-    except (TypeError, UnicodeEncodeError):
+    except TypeError:
+        return None
+    except UnicodeEncodeError:
         return False
     return not text.translate(None, _NUMBER_BYTES + b"\n") and b"\n\n" not in text
 

@@ -252,7 +252,9 @@ def check(
                 hits |= _hit(counts, ex, P_DUPLICATE, row, seq, local)
             same_message = seq == prev_seq and local == prev_local
             if st[p] & F_LAST:
-                if same_message:
+                # A message of another kind may share the id and arrival time: Binance USD-M
+                # diffs ending at the snapshot's id are released with the snapshot.
+                if same_message and kind == st[p] & KIND_MASK:
                     hits |= _hit(counts, ex, P_SPLIT_MESSAGE, row, seq, local)
             elif not same_message:
                 hits |= _hit(counts, ex, P_MISSING_LAST, row, prev_seq, prev_local)

@@ -31,8 +31,9 @@ missing_last
     has no ``F_LAST`` (a message left open, or interleaved with another); also the last row
     of the stream when it has no ``F_LAST``.
 split_message
-    A row with the same ``(seq, local_ts)`` as the previous row although that row ended a
-    message with ``F_LAST`` (F_LAST in the middle of a message).
+    A row with the same ``(seq, local_ts)`` and kind as the previous row although that row
+    ended a message with ``F_LAST`` (F_LAST in the middle of a message). A row of another
+    kind starts a new message (a USD-M diff ending at the snapshot's id shares both).
 seq_gap
     A ``K_DEPTH`` message whose ``aux`` (the id it chains from) is not ``NO_ID`` and is not
     the ``seq`` of the previous depth message. Right after a snapshot the first depth
@@ -53,6 +54,11 @@ own ``exch_ts`` counts as ``negative_latency``, the others as ``local_ts_backwar
 can include rows that were in order in the input but fall behind a raised row). Rows are
 never dropped or reordered, so row numbers in the report hold for input and output alike.
 Checks describe the input, repaired or not.
+
+A recorder whose clock runs behind the venue's makes *every* row's latency negative; the
+per-row repair would then erase the feed latency altogether. The report's
+``min_latency_ns`` lets a caller shift the whole stream instead, before repairing
+(:mod:`hftlib.data.clock`).
 
 Strict mode (``ValidationReport(strict=True)``) raises :class:`hftlib.errors.DataError` at
 the first row with a problem (``line`` is the 1-based row number; the reason names the
@@ -140,6 +146,7 @@ class ValidationReport:
     )
     first_local_ts: int | None = None
     last_local_ts: int | None = None
+    min_latency_ns: int | None = None
 
     @property
     def total_problems(self) -> int:
@@ -166,6 +173,7 @@ class ValidationReport:
             "repaired": dict(self.repaired),
             "first_local_ts": self.first_local_ts,
             "last_local_ts": self.last_local_ts,
+            "min_latency_ns": self.min_latency_ns,
         }
 
 
@@ -273,6 +281,9 @@ class _StreamState:
             self.keys, self.qtys = _l2book.grow(self.keys, self.qtys)
         out = self._repair(ev, chunk) if self.repair else chunk
         local = ev["local_ts"]
+        lowest = int((local - ev["exch_ts"]).min())
+        if self.report.min_latency_ns is None or lowest < self.report.min_latency_ns:
+            self.report.min_latency_ns = lowest
         if self.report.first_local_ts is None:
             self.report.first_local_ts = int(local[0])
         self.report.last_local_ts = int(local[-1])

@@ -139,3 +139,43 @@ def test_wrong_instrument_is_a_clear_error(shared_data: Path, tmp_path: Path) ->
         )
     )
     assert out["conversion"]["skipped_total"] == 0
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_convert_and_verify_binance_usdm(shared_data: Path, tmp_path: Path) -> None:
+    raw = shared_data / "binance-l2-hftbacktest/usdm/ethusdt_20240808.gz"
+    out_path = tmp_path / "eth.npy"
+    out = json.loads(run("data", "convert", "binance", raw, "-o", out_path, "--json"))
+    assert out["instrument"] == "binance-futures:ETHUSDT"
+    assert out["conversion"]["gaps"] == 0
+    assert out["conversion"]["skipped_total"] == 0
+    assert out["validation"]["ok"]
+    # The recorder's clock ran ~1.27 s behind Binance's: one shift, no per-row repairs.
+    assert -1_300_000_000 < out["clock"]["input_min_latency_ns"] < -1_200_000_000
+    assert out["clock"]["local_ts_shift_ns"] == -out["clock"]["input_min_latency_ns"]
+    assert out["validation"]["repaired"]["rows"] == 0
+    assert read_meta(out_path).rows == out["rows"]
+    verified = json.loads(run("data", "verify", "binance", raw, "--json"))
+    assert verified["compared"] == verified["matched"] == 551
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_verify_lobster_and_bitstamp(shared_data: Path) -> None:
+    lob = shared_data / "lobster-nasdaq-2012-06-21"
+    aapl = json.loads(
+        run(
+            "data",
+            "verify",
+            "lobster",
+            lob / "AAPL_2012-06-21_34200000_57600000_message_10_first999.csv",
+            lob / "AAPL_2012-06-21_34200000_57600000_orderbook_10_first999.csv",
+            "--json",
+        )
+    )
+    assert aapl["compared"] == aapl["matched"] == 998
+    orders = shared_data / "bitstamp-l3-2026/orders.csv.gz"
+    trades = shared_data / "bitstamp-l3-2026/trades.csv"
+    bitstamp = json.loads(run("data", "verify", "bitstamp", orders, trades, "--json"))
+    assert bitstamp["ok"]
+    assert bitstamp["maker_resting_at_fill"]["matched"] == 284
+    assert bitstamp["ends_empty"]

@@ -576,3 +576,18 @@ def test_python_and_compiled_kernels_agree_on_a_dirty_stream() -> None:
 def test_warm_up_compiles_the_kernel() -> None:
     warm_up()
     assert _validate_kernel.check.signatures
+
+
+def test_message_of_another_kind_with_the_same_id_and_time_is_not_a_split() -> None:
+    # Binance USD-M: the buffered diff whose u equals the snapshot's lastUpdateId is
+    # released at the snapshot's local time, so both messages share (seq, local_ts).
+    ev = empty_events(3)
+    ev["flags"] = [K_SNAPSHOT | F_BID, K_SNAPSHOT | F_ASK | F_LAST, K_DEPTH | F_BID | F_LAST]
+    ev["local_ts"] = ev["exch_ts"] = 10
+    ev["seq"] = 7
+    ev["px"] = [99, 101, 98]
+    ev["qty"] = [1, 1, 2]
+    ev["aux"][2] = 5
+    report = scan([ev])
+    assert report.problems["split_message"] == 0
+    assert report.ok
