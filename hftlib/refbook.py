@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from sortedcontainers import SortedDict
 
 from hftlib.types import (
@@ -79,6 +80,16 @@ class L2Book:
                 self.clear(side)
             else:
                 self._clear_through(side, px)
+
+    @classmethod
+    def from_events(cls, events: np.ndarray) -> L2Book:
+        """Return the book left by applying every row of an event array in order."""
+        book = cls()
+        for flags, px, qty in zip(
+            events["flags"].tolist(), events["px"].tolist(), events["qty"].tolist(), strict=True
+        ):
+            book.apply(flags, px, qty)
+        return book
 
     def _clear_through(self, is_bid: bool, px: int) -> None:
         """Clear the levels of one side from the touch up to and including ``px``."""

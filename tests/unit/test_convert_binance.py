@@ -153,15 +153,6 @@ def kinds(events: np.ndarray) -> list[int]:
     return [int(k) for k in events["flags"] & KIND_MASK]
 
 
-def book_of(events: np.ndarray) -> L2Book:
-    book = L2Book()
-    for flags, px, qty in zip(
-        events["flags"].tolist(), events["px"].tolist(), events["qty"].tolist(), strict=True
-    ):
-        book.apply(flags, px, qty)
-    return book
-
-
 def levels(book: L2Book) -> tuple[dict[int, int], dict[int, int]]:
     return dict(book.bids), dict(book.asks)
 
@@ -216,7 +207,7 @@ def test_snapshot_releases_bridging_buffered_diffs_at_its_local_time(tmp_path: P
     assert report.counts["depthUpdate.discarded_levels"] == 1
     assert report.counts["depthUpdate.applied"] == 2
     assert report.gaps == 0
-    assert levels(book_of(events)) == ({10000: 2000, 9900: 1000}, {10200: 500})
+    assert levels(L2Book.from_events(events)) == ({10000: 2000, 9900: 1000}, {10200: 500})
     assert (np.diff(events["local_ts"]) >= 0).all()
 
 
@@ -247,7 +238,7 @@ def test_spot_first_diff_after_snapshot_that_skips_an_id_is_a_gap(tmp_path: Path
     events, report = run([path])
     assert report.gaps == 1
     assert events[-1]["flags"] == K_CLEAR | F_BID | F_ASK | F_LAST | F_SYNTHETIC
-    assert levels(book_of(events)) == ({}, {})
+    assert levels(L2Book.from_events(events)) == ({}, {})
 
 
 def test_futures_bridge_applies_diff_ending_at_snapshot_and_chains_on_pu(tmp_path: Path) -> None:
@@ -268,7 +259,7 @@ def test_futures_bridge_applies_diff_ending_at_snapshot_and_chains_on_pu(tmp_pat
     assert events[0]["exch_ts"] == (E0 + 5) * 1_000_000  # snapshot T
     assert report.counts["depthUpdate.discarded"] == 1
     assert report.gaps == 0
-    assert levels(book_of(events)) == ({10: 2000}, {20: 3000})
+    assert levels(L2Book.from_events(events)) == ({10: 2000}, {20: 3000})
 
 
 def test_futures_pu_break_is_a_gap_even_when_ids_increase(tmp_path: Path) -> None:
@@ -310,7 +301,7 @@ def test_gap_clears_book_then_later_snapshot_resyncs(tmp_path: Path) -> None:
     depth_rows = events[(events["flags"] & KIND_MASK) == K_DEPTH]
     assert depth_rows["seq"].tolist() == [12, 18, 20]  # 16 was folded into the new snapshot
     assert report.counts["depthUpdate.discarded"] == 1
-    assert levels(book_of(events)) == ({100: 7000}, {200: 1000})
+    assert levels(L2Book.from_events(events)) == ({100: 7000}, {200: 1000})
     assert any("sequence gap" in e for e in report.examples)
 
 
@@ -340,7 +331,7 @@ def test_stale_snapshot_is_rejected_and_a_later_one_bridges(tmp_path: Path) -> N
     assert report.skipped["stale snapshot"] == 1
     assert report.counts["snapshot.applied"] == 1
     assert events[0]["seq"] == 22
-    assert levels(book_of(events)) == ({100: 1000}, {})
+    assert levels(L2Book.from_events(events)) == ({100: 1000}, {})
 
 
 def test_snapshot_while_synced_is_counted_and_ignored(tmp_path: Path) -> None:
@@ -372,7 +363,7 @@ def test_replayed_diff_is_rejected_as_non_monotonic(tmp_path: Path) -> None:
     events, report = run([path])
     assert report.skipped["non-monotonic id"] == 1
     assert report.gaps == 0
-    assert levels(book_of(events)) == ({100: 5000}, {})
+    assert levels(L2Book.from_events(events)) == ({100: 5000}, {})
 
 
 def test_empty_diff_keeps_the_chain(tmp_path: Path) -> None:
@@ -541,7 +532,7 @@ def test_bad_lines_are_counted_by_category_and_raise_in_strict_mode(
     events, report = run([path])
     assert dict(report.skipped) == {category: 1}
     assert report.counts["depthUpdate.applied"] == 1  # the good lines around it still convert
-    assert levels(book_of(events)) == ({100: 2000}, {})
+    assert levels(L2Book.from_events(events)) == ({100: 2000}, {})
     with pytest.raises(DataError, match=r"a\.txt:3: "):
         run([path], strict=True)
 

@@ -60,13 +60,6 @@ def run(
     return np.concatenate(chunks), report
 
 
-def replay(events: np.ndarray) -> L2Book:
-    book = L2Book()
-    for row in events:
-        book.apply(int(row["flags"]), int(row["px"]), int(row["qty"]))
-    return book
-
-
 def kinds(events: np.ndarray) -> list[int]:
     return [int(f) & KIND_MASK for f in events["flags"]]
 
@@ -157,13 +150,13 @@ def test_row_values_against_the_raw_text(files: tuple[Path, Path]) -> None:
 def test_book_after_each_message(files: tuple[Path, Path]) -> None:
     snap, update = files
     events, _ = run([snap, update])
-    after_snapshot = replay(events[:101])
+    after_snapshot = L2Book.from_events(events[:101])
     assert dict(after_snapshot.bids) == {
         grid(r["price"], "0.1"): grid(r["qty"], "0.001") for r in raw(snap)
     }
     assert after_snapshot.best_bid() == (203770, 1770)
     assert after_snapshot.best_ask() is None  # the excerpt holds only the bid half
-    book = replay(events)
+    book = L2Book.from_events(events)
     # After the gap the stale snapshot is gone; the update's non-zero levels remain.
     want: dict[str, dict[int, int]] = {"b": {}, "a": {}}
     for r in raw(update):
@@ -207,7 +200,7 @@ def test_chain_bridging_and_merge_order(tmp_path: Path) -> None:
     assert events["exch_ts"].tolist() == [
         t * 1_000_000 for t in (1000, 2000, 2000, 2000, 3000, 3000, 4000, 5000)
     ]
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert dict(book.bids) == {105: 3000}
     assert dict(book.asks) == {120: 5000}
 
@@ -235,7 +228,7 @@ def test_chain_break_and_non_monotonic_ids(tmp_path: Path) -> None:
     assert report.examples[1].startswith(f"{upd}:5: update id 18 after 40")
     assert kinds(events) == [K_DEPTH, K_DEPTH, K_CLEAR, K_DEPTH, K_DEPTH]
     assert events["flags"][2] & F_SYNTHETIC
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert dict(book.bids) == {}
     assert dict(book.asks) == {120: 1000, 125: 1000}
     with pytest.raises(DataError) as caught:

@@ -64,13 +64,6 @@ def run(
     return np.concatenate(chunks), report
 
 
-def replay(events: np.ndarray) -> L2Book:
-    book = L2Book()
-    for row in events:
-        book.apply(int(row["flags"]), int(row["px"]), int(row["qty"]))
-    return book
-
-
 def kinds(events: np.ndarray) -> np.ndarray:
     return events["flags"] & KIND_MASK
 
@@ -147,7 +140,7 @@ def test_real_file_values(zipped: Path, messages: list[dict[str, Any]]) -> None:
 
 def test_real_file_book(zipped: Path, messages: list[dict[str, Any]]) -> None:
     events, _ = run([zipped])
-    book = replay(events)
+    book = L2Book.from_events(events)
     bids, asks = model_book(messages)
     assert dict(book.bids) == bids
     assert dict(book.asks) == asks
@@ -156,7 +149,7 @@ def test_real_file_book(zipped: Path, messages: list[dict[str, Any]]) -> None:
     assert book.best_ask() == min(asks.items())
     assert len(book.bids) + len(book.asks) > 900
     # The first snapshot alone is the top 500 per side as published.
-    snapshot = replay(events[:1001])
+    snapshot = L2Book.from_events(events[:1001])
     assert len(snapshot.bids) == len(snapshot.asks) == 500
     assert snapshot.best_bid() == (19531, 6203)
 
@@ -228,7 +221,7 @@ def test_resets_gaps_and_bad_messages(tmp_path: Path) -> None:
     assert events["seq"].tolist() == [7, 8, 8, 8, 9, 12, 12, 1, 1, 1, 2]
     assert events["exch_ts"][1] == 1_000_000  # cts
     assert events["local_ts"][1] == 2_000_000  # ts
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert dict(book.bids) == {}
     assert dict(book.asks) == {11000: 9}
     with pytest.raises(DataError) as caught:

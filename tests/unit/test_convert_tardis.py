@@ -67,13 +67,6 @@ def builtin(path: Path) -> Instrument:
     return lookup_instrument(*detected)
 
 
-def replay(events: np.ndarray) -> L2Book:
-    book = L2Book()
-    for row in events:
-        book.apply(int(row["flags"]), int(row["px"]), int(row["qty"]))
-    return book
-
-
 def kinds(events: np.ndarray) -> np.ndarray:
     return events["flags"] & KIND_MASK
 
@@ -129,7 +122,7 @@ def test_deribit_incremental_snapshot(tardis_dir: Path) -> None:
     assert (first["px"], first["qty"]) == (ticks(raw[0][6], "0.5"), ticks(raw[0][7], "10"))
     assert (first["px"], first["qty"]) == (12843, 1864)
     assert (last["px"], last["qty"]) == (ticks(raw[-1][6], "0.5"), ticks(raw[-1][7], "10"))
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert not book.crossed()
     assert book.best_bid() is None  # the excerpt holds only the ask half of the snapshot
     assert book.best_ask() == (12843, 1864)
@@ -244,7 +237,7 @@ def test_book_snapshots_with_the_2020_tick(tardis_dir: Path, name: str, depth: i
     assert events["qty"][1] == ticks(raw[0][7], "0.001")
     assert events["flags"][1] == K_SNAPSHOT | F_BID
     assert events["flags"][-1] == K_SNAPSHOT | F_ASK | F_LAST
-    book = replay(events)
+    book = L2Book.from_events(events)
     bids, asks = snapshot_levels(raw[-1], header)
     assert dict(book.bids) == bids
     assert dict(book.asks) == asks
@@ -296,7 +289,7 @@ def test_book_snapshot_empty_levels_skipped(tmp_path: Path) -> None:
     assert report.skipped == {"half-empty level": 1}
     assert [int(f & KIND_MASK) for f in events["flags"]] == [K_CLEAR, 3, 3, 3, K_CLEAR, 3]
     assert events["px"][1:4].tolist() == [20, 19, 22]
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert dict(book.bids) == {}
     assert dict(book.asks) == {22: 1}
 
@@ -339,11 +332,11 @@ def test_incremental_resnapshot_replaces_book(tmp_path: Path) -> None:
     assert events["seq"].tolist() == [1, 1, 1, 2, 2, 3, 4, 4, 4, 5]
     assert events["exch_ts"][0] == 1000
     assert events["local_ts"][-1] == 15000
-    book = replay(events)
+    book = L2Book.from_events(events)
     assert dict(book.bids) == {16: 1}
     assert dict(book.asks) == {26: 4}
     # Replaying only up to the end of the first snapshot message gives the first book.
-    assert dict(replay(events[:3]).bids) == {20: 5}
+    assert dict(L2Book.from_events(events[:3]).bids) == {20: 5}
 
 
 def test_files_read_in_time_order(tardis_dir: Path, tmp_path: Path) -> None:
@@ -399,7 +392,7 @@ def test_corrupted_copy_strict_and_default(tardis_dir: Path, tmp_path: Path) -> 
     assert any(e.startswith(f"{bad}:10: price '6425.2'") for e in report.examples)
     # F_LAST survives the dropped rows; the book has the 12 good levels.
     assert events["flags"][-1] & F_LAST
-    assert len(replay(events).asks) == 12
+    assert len(L2Book.from_events(events).asks) == 12
     shutil.copy(src, tmp_path / "clean.csv")
     clean, clean_report = run([tmp_path / "clean.csv"], spec, strict=True)
     assert len(clean) == 16

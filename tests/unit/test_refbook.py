@@ -113,3 +113,15 @@ def test_l3_unknown_and_duplicate_ids_raise() -> None:
         book.apply(K_L3_CANCEL, 2, 100, 1)
     assert book.remove(1).qty == 5
     assert not book.levels.bids
+
+
+def test_from_events_replays_an_event_array() -> None:
+    from hftlib.types import F_LAST, empty_events
+
+    ev = empty_events(3)
+    ev["flags"] = [K_SNAPSHOT | F_BID, K_SNAPSHOT | F_ASK | F_LAST, K_DEPTH | F_BID | F_LAST]
+    ev["px"] = [99, 101, 99]
+    ev["qty"] = [5, 6, 0]
+    book = L2Book.from_events(ev)
+    assert book.best_bid() is None
+    assert book.best_ask() == (101, 6)
