@@ -240,8 +240,9 @@ def verify_cmd(
     lobster MESSAGE ORDERBOOK      each message's size change vs the venue's orderbook rows
     bitstamp ORDERS TRADES         full L3 replay: makers resting, book ends empty, crossings
 
-    Exits 1 when anything compared does not match (bitstamp: unless the venue's own feed
-    timing or missing rows explain it, see the result's "ok").
+    Exits 1 when nothing could be compared (e.g. a day file without its snapshot) or
+    anything compared does not match (bitstamp: unless the venue's own feed timing or
+    missing rows explain it, see the result's "ok").
     """
     mod = verifier(source)
     conv = converter(source)
@@ -252,7 +253,7 @@ def verify_cmd(
     except HftlibError as exc:
         fail(exc)
     emit(result, as_json, _verify_text)
-    if not result.get("ok", not result.get("mismatches")):
+    if not result.get("compared") or not result.get("ok", not result.get("mismatches")):
         raise SystemExit(1)
 
 

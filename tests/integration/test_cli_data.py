@@ -179,3 +179,10 @@ def test_verify_lobster_and_bitstamp(shared_data: Path) -> None:
     assert bitstamp["ok"]
     assert bitstamp["maker_resting_at_fill"]["matched"] == 284
     assert bitstamp["ends_empty"]
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_verify_without_a_snapshot_fails_with_the_reason(shared_data: Path) -> None:
+    raw = shared_data / "binance-l2-hftbacktest/spot/ethusdt_20240809.gz"
+    out = run("data", "verify", "binance", raw, "--no-progress", code=1)
+    assert "no snapshot" in out
