@@ -18,9 +18,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+# The anchors pin older numpy/pandas, so benchmarks get their own environment.
+BENCH_VENV := .venv-bench
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/hft demo
@@ -32,8 +37,8 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest -n auto
 
-bench: $(VENV)/.installed-bench
-	$(BIN)/python benchmarks/bench_convert_binance.py --runs 5
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_convert_binance.py --runs 5
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .hypothesis
