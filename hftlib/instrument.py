@@ -122,7 +122,8 @@ class Instrument(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a JSON-ready dict."""
-        return msgspec.to_builtins(self)
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
 
     def to_json(self) -> str:
         """Return the spec as a JSON string."""

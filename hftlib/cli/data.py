@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -205,7 +206,7 @@ def validate_cmd(
             if repair and output is not None:
                 provenance = {**meta.provenance, "repaired_from": path.name}
                 chunks, vreport = _repaired(
-                    lambda p=path: iter_events(p), str(path), strict, 0, provenance
+                    functools.partial(iter_events, path), str(path), strict, 0, provenance
                 )
                 _write(output, chunks, meta.instrument, provenance)
             else:

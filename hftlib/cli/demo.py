@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,7 +74,7 @@ def demo(n_events: int, seed: int, workdir: Path, as_json: bool) -> None:
     emit(out, as_json, _text)
 
 
-def _text(r: dict) -> str:
+def _text(r: dict[str, Any]) -> str:
     s = r["summary"]
     v = r["validation"]
     return "\n".join(
@@ -92,6 +93,6 @@ def _text(r: dict) -> str:
     )
 
 
-def _problems(v: dict) -> str:
+def _problems(v: dict[str, Any]) -> str:
     n = v["total_problems"]
     return "clean" if not n else f"{n} problem(s)"

@@ -392,4 +392,5 @@ def _drop_keep_last(out: np.ndarray, bad: np.ndarray) -> np.ndarray:
             j -= 1
         if j >= 0 and out["seq"][j] == out["seq"][i]:
             out["flags"][j] |= F_LAST
-    return out[~bad]
+    kept: np.ndarray = out[~bad]
+    return kept

@@ -77,6 +77,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -179,15 +180,18 @@ def split_paths(paths: Sequence[str | Path]) -> tuple[Path, Path]:
 
 def new_order_state() -> numba.typed.Dict:
     """Return an empty order map ``id -> (direction, px, remaining)``."""
-    return numba.typed.Dict.empty(key_type=nbt.int64, value_type=nbt.UniTuple(nbt.int64, 3))
+    return numba.typed.Dict.empty(
+        key_type=nbt.int64,
+        value_type=nbt.UniTuple(nbt.int64, 3),  # type: ignore[no-untyped-call]
+    )
 
 
-_ID_MS = nbt.UniTuple(nbt.int64, 2)
+_ID_MS = nbt.UniTuple(nbt.int64, 2)  # type: ignore[no-untyped-call]
 """Numba type of an ``(order id, exchange ms)`` key."""
 
 
 @numba.njit(cache=True)
-def _build_trade_index(maker, taker, exch):
+def _build_trade_index(maker: np.ndarray, taker: np.ndarray, exch: np.ndarray) -> Any:
     """Return ``(heads, next)``: per (order id, exchange ms) the chain of trade nodes.
 
     Node ``2 t`` is trade ``t``'s maker side, ``2 t + 1`` its taker side; chains follow the
@@ -209,26 +213,26 @@ def _build_trade_index(maker, taker, exch):
 
 @numba.njit(cache=True)
 def _emit(
-    oid,
-    local_ms,
-    exch_ms,
-    px,
-    qty,
-    action,
-    side,
-    line,
-    synth,
-    orders,
-    heads,
-    nxt,
-    t_px,
-    t_qty,
-    t_id,
-    used,
-    out,
-    counters,
-    bad,
-):
+    oid: np.ndarray,
+    local_ms: np.ndarray,
+    exch_ms: np.ndarray,
+    px: np.ndarray,
+    qty: np.ndarray,
+    action: np.ndarray,
+    side: np.ndarray,
+    line: np.ndarray,
+    synth: np.ndarray,
+    orders: Any,
+    heads: Any,
+    nxt: np.ndarray,
+    t_px: np.ndarray,
+    t_qty: np.ndarray,
+    t_id: np.ndarray,
+    used: np.ndarray,
+    out: np.ndarray,
+    counters: np.ndarray,
+    bad: np.ndarray,
+) -> int:
     """Turn one batch of order rows into event rows; return the number of rows written.
 
     ``out`` is a (8, 2n) int64 matrix: flags, exch_ts, local_ts, px, qty, order_id, seq, aux.
@@ -330,7 +334,18 @@ def _emit(
 
 
 @numba.njit(cache=True, inline="always")
-def _row(out, k, flags, exch, local, px, qty, oid, seq, aux):
+def _row(
+    out: np.ndarray,
+    k: int,
+    flags: int,
+    exch: int,
+    local: int,
+    px: int,
+    qty: int,
+    oid: int,
+    seq: int,
+    aux: int,
+) -> int:
     out[0, k] = flags
     out[1, k] = exch
     out[2, k] = local

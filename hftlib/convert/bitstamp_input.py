@@ -149,7 +149,8 @@ def read_trades(path: Path, grids: Grids, report: ConvertReport) -> Trades:
             reason = f"price and amount must be positive (got {f[3]}, {f[4]})"
         elif tid <= last_id:
             reason = f"trade id {tid} does not increase (previous {last_id})"
-        if reason is not None:
+        if reason is not None or side is None:
+            reason = reason or "no side"
             category = "non-monotonic trade id" if "increase" in reason else "invalid field"
             report.reject(path, n, reason, category=category)
             continue

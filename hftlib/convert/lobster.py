@@ -68,6 +68,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numba
@@ -178,7 +179,8 @@ class DayClock:
     def to_epoch_ns(self, wall_ns: np.ndarray) -> np.ndarray:
         """Convert wall-clock ns after midnight to ns since the Unix epoch."""
         hours = np.clip(wall_ns // (3600 * _NS), 0, 24)
-        return self.midnight_as_utc_ns + wall_ns - self.hour_offset_ns[hours]
+        epoch: np.ndarray = self.midnight_as_utc_ns + wall_ns - self.hour_offset_ns[hours]
+        return epoch
 
 
 def parse_time_ns(field: bytes) -> int:
@@ -304,11 +306,26 @@ def _message_problem(
 
 def new_order_state() -> numba.typed.Dict:
     """Return an empty order map ``id -> (direction, px, remaining)`` for :func:`_emit`."""
-    return numba.typed.Dict.empty(key_type=nbt.int64, value_type=nbt.UniTuple(nbt.int64, 3))
+    return numba.typed.Dict.empty(
+        key_type=nbt.int64,
+        value_type=nbt.UniTuple(nbt.int64, 3),  # type: ignore[no-untyped-call]
+    )
 
 
 @numba.njit(cache=True)
-def _emit(ts, mtype, oid, qty, px, side, line, orders, out, counters, bad):
+def _emit(
+    ts: np.ndarray,
+    mtype: np.ndarray,
+    oid: np.ndarray,
+    qty: np.ndarray,
+    px: np.ndarray,
+    side: np.ndarray,
+    line: np.ndarray,
+    orders: Any,
+    out: np.ndarray,
+    counters: np.ndarray,
+    bad: np.ndarray,
+) -> int:
     """Turn one batch of messages into event rows; return the number of rows written.
 
     ``out`` is a (7, 2n) int64 matrix: flags, ts, px, qty, order_id, seq, aux.
@@ -362,7 +379,9 @@ def _emit(ts, mtype, oid, qty, px, side, line, orders, out, counters, bad):
 
 
 @numba.njit(cache=True, inline="always")
-def _row(out, k, flags, ts, px, qty, oid, seq, aux):
+def _row(
+    out: np.ndarray, k: int, flags: int, ts: int, px: int, qty: int, oid: int, seq: int, aux: int
+) -> int:
     out[0, k] = flags
     out[1, k] = ts
     out[2, k] = px

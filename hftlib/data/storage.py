@@ -237,7 +237,7 @@ def open_npy(path: str | Path) -> np.ndarray:
     path = Path(path)
     _check_exists(path)
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        arr: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise StorageError(f"{path}: not a readable .npy event file ({exc})") from exc
     if arr.dtype != EVENT_DTYPE or arr.ndim != 1:
