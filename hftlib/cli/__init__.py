@@ -14,9 +14,11 @@ def main() -> None:
 
 
 def _register() -> None:
+    from hftlib.cli.backtest import backtest
     from hftlib.cli.data import data
     from hftlib.cli.demo import demo
 
+    main.add_command(backtest)
     main.add_command(data)
     main.add_command(demo)
 

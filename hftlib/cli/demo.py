@@ -30,7 +30,12 @@ from hftlib.cli.common import emit
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def demo(n_events: int, seed: int, workdir: Path, as_json: bool) -> None:
-    """Generate a synthetic market, validate, store (Parquet, npy), replay and summarise it."""
+    """Market-making backtest on a synthetic market, with its report.
+
+    Generates a synthetic BTCUSDT-like market, validates and stores it (Parquet, npy), then
+    backtests the ``quote_mm`` market maker on it and writes the report (summary, HTML with
+    equity, position and price with fills) to ``WORKDIR/report``.
+    """
     from hftlib.cli.data import synthesize
     from hftlib.data.reader import EventStream
     from hftlib.data.storage import iter_events, read_meta, write_events
@@ -60,7 +65,23 @@ def demo(n_events: int, seed: int, workdir: Path, as_json: bool) -> None:
     replay = summarize(EventStream.from_paths([npy]))
     steps["replay_npy_s"] = round(time.perf_counter() - t0, 3)
 
+    import importlib
+
+    run_backtest = importlib.import_module("hftlib.sim.backtest").backtest
+    result = run_backtest(
+        "quote_mm",
+        [npy],
+        params={"interval_ms": 100, "offset_ticks": 1, "qty": 0.01, "max_position": 0.5},
+        latency="constant:1ms,1ms",
+        queue="power3:3",
+        record_interval="1s",
+    )
+    report_dir = workdir / "report"
+    result.save(report_dir)
     out = {
+        "backtest": result.to_json(),
+        "backtest_summary": result.summary(),
+        "report": str(report_dir / "report.html"),
         "files": {"parquet": str(parquet), "npy": str(npy)},
         "parquet_bytes": parquet.stat().st_size,
         "npy_bytes": npy.stat().st_size,
@@ -89,6 +110,11 @@ def _text(r: dict[str, Any]) -> str:
             f"{r['files']['npy']} ({r['npy_bytes']:,} B)",
             "  timings    " + ", ".join(f"{k} {val}" for k, val in r["steps"].items()),
             f"  replay     {r['replay_events_per_second']:,} events/s from the memory-mapped npy",
+            "",
+            "market making backtest (quote_mm on the synthetic market):",
+            r["backtest_summary"],
+            "",
+            f"report: {r['report']}",
         ]
     )
 

@@ -1,0 +1,409 @@
+"""Run a strategy over recorded or synthetic events against the replay venue.
+
+:func:`backtest` is the notebook entry point (re-exported as ``hftlib.backtest``) and what
+``hft backtest`` calls. It checks everything it can before the loop starts (strategy,
+callbacks, parameters, instruments, models), streams the data through the numba loop of
+:mod:`hftlib.sim.backtest_loop` in chunks (memory stays flat), and returns a
+:class:`~hftlib.results.result.BacktestResult`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from hftlib.sim.backtest_loop import (
+    DONE,
+    LOGS_FULL,
+    LS_FILL_N,
+    LS_IE,
+    LS_IL,
+    LS_OLOG_N,
+    LS_REC_N,
+    LS_ROWS,
+    LS_RQ_DROPPED,
+    Loop,
+    new_loop,
+)
+from hftlib.sim.fees import instrument_row
+from hftlib.sim.latency import LatencyModel, parse_latency
+from hftlib.sim.queue import parse_queue_model
+from hftlib.sim.replay import VS_RESP_DROPPED, new_venue
+
+from hftlib.data.reader import DEFAULT_CHUNK_ROWS, EventStream
+from hftlib.engine import codegen
+from hftlib.engine.context import CLK_NEXT_ID, new_context
+from hftlib.engine.strategy import load_strategy
+from hftlib.engine.types import CODE_NAMES, N_INSTR
+from hftlib.errors import DataError, HftlibError
+from hftlib.instrument import Instrument
+from hftlib.results.result import BacktestResult
+from hftlib.risk import RiskLimits, limits_array
+from hftlib.types import EVENT_DTYPE
+
+LOOP_MODULE = "hftlib.sim.backtest_loop"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ns|us|ms|s|m|h|d)\s*$")
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+}
+
+
+class BacktestError(HftlibError, ValueError):
+    """The backtest cannot start: bad data, parameters or models."""
+
+
+def parse_duration(value: str | int | float, what: str) -> int:
+    """Return ``value`` ("100ms", "1s", or ns as a number) in nanoseconds."""
+    if isinstance(value, bool):
+        raise BacktestError(f"{what}: expected a duration, got {value!r}")
+    if isinstance(value, int | float):
+        ns = int(value)
+    else:
+        m = _DURATION.match(value)
+        if not m:
+            raise BacktestError(f"{what}: {value!r} is not a duration like 500ms, 1s, 5m")
+        ns = int(float(m.group(1)) * _UNIT_NS[m.group(2)])
+    if ns <= 0:
+        raise BacktestError(f"{what} must be positive, got {value!r}")
+    return ns
+
+
+def parse_time(value: str | int | None, what: str) -> int | None:
+    """Return a time bound in ns since the epoch from ns or an ISO-8601 string (UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError as exc:
+        raise BacktestError(f"{what}: cannot read {value!r} as a time") from exc
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.value)
+
+
+@dataclass
+class _Data:
+    instruments: list[Instrument]
+    chunks: Iterable[np.ndarray]
+    rows: int | None
+    files: list[str]
+
+
+def _open_data(
+    data: str | Path | np.ndarray | Sequence[str | Path | np.ndarray],
+    instruments: Sequence[Instrument] | None,
+    chunk_rows: int,
+) -> _Data:
+    items: list[Any] = list(data) if isinstance(data, list | tuple) else [data]
+    if not items:
+        raise BacktestError("no data given")
+    if all(isinstance(x, np.ndarray) for x in items):
+        if not instruments:
+            raise BacktestError("an event array carries no instrument: pass instruments=[...]")
+        if len(items) != 1:
+            raise BacktestError("pass one merged event array (or files)")
+        arr = items[0]
+        if arr.dtype != EVENT_DTYPE:
+            raise BacktestError(f"event array has dtype {arr.dtype}, expected hftlib EVENT_DTYPE")
+        chunks = [arr[i : i + chunk_rows] for i in range(0, len(arr), chunk_rows)]
+        return _Data(list(instruments), chunks, len(arr), [])
+    if any(isinstance(x, np.ndarray) for x in items):
+        raise BacktestError("give either event files/folders or one event array, not both")
+    paths = [Path(x) for x in items]
+    for p in paths:
+        if not p.exists():
+            raise BacktestError(f"data path {p} does not exist")
+    try:
+        stream = EventStream.from_paths(paths, chunk_rows=chunk_rows)
+    except HftlibError as exc:
+        raise BacktestError(str(exc)) from exc
+    found = stream.instruments
+    if instruments is not None:
+        if len(instruments) != len(found):
+            raise BacktestError(
+                f"{len(instruments)} instrument(s) given but the data holds {len(found)}: "
+                + ", ".join(i.key for i in found)
+            )
+        for want, got in zip(instruments, found, strict=True):
+            if want.key != got.key:
+                raise BacktestError(
+                    f"data is for {got.key} but the backtest was configured for {want.key}"
+                )
+    return _Data(list(found), stream, stream.rows, [str(p) for p in paths])
+
+
+def _checked_chunks(
+    chunks: Iterable[np.ndarray], n_assets: int, start: int | None, end: int | None
+) -> Iterator[np.ndarray]:
+    """Yield chunks cut to [start, end); raise DataError on unsorted rows or unknown assets."""
+    last = np.iinfo(np.int64).min
+    seen = 0
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        ts = chunk["local_ts"]
+        if ts[0] < last or (len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1]))):
+            bad = seen + (0 if ts[0] < last else int(np.argmax(ts[1:] < ts[:-1])) + 1)
+            raise DataError(
+                "<events>",
+                bad,
+                "rows are not sorted by local_ts; run `hft data validate "
+                "--repair` on the files first",
+            )
+        last = int(ts[-1])
+        if int(chunk["asset"].max()) >= n_assets:
+            raise DataError("<events>", seen, f"asset index beyond the {n_assets} instrument(s)")
+        seen += len(chunk)
+        if start is not None or end is not None:
+            lo = 0 if start is None else int(np.searchsorted(ts, start, "left"))
+            hi = len(chunk) if end is None else int(np.searchsorted(ts, end, "left"))
+            chunk = chunk[lo:hi]
+            if end is not None and hi < len(ts):
+                if len(chunk):
+                    yield chunk
+                return
+            if len(chunk) == 0:
+                continue
+        yield chunk
+
+
+def _seeded(spec: str, seed: int) -> str:
+    """Give a random latency spec the run's seed unless it names its own."""
+    if spec.strip().lower().startswith("random:") and "seed=" not in spec:
+        return f"{spec},seed={seed}"
+    return spec
+
+
+def _lookahead(chunks: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
+    prev = next(chunks, None)
+    while prev is not None:
+        nxt = next(chunks, None)
+        yield prev, nxt is None
+        prev = nxt
+
+
+def _risk_limits(risk: Any, n: int, instr: np.ndarray) -> np.ndarray:
+    if risk is None:
+        per = [RiskLimits() for _ in range(n)]
+    elif isinstance(risk, RiskLimits):
+        per = [risk] * n
+    elif isinstance(risk, Mapping):
+        per = [RiskLimits.from_dict(dict(risk))] * n
+    elif isinstance(risk, list | tuple) and len(risk) == n:
+        per = [r if isinstance(r, RiskLimits) else RiskLimits.from_dict(dict(r)) for r in risk]
+    else:
+        raise BacktestError("risk must be RiskLimits, a dict, or one of them per instrument")
+    return limits_array(per, instr)
+
+
+class _Collector:
+    """Copies the loop's log buffers out whenever they fill, and at the end."""
+
+    def __init__(self) -> None:
+        self.rec: list[np.ndarray] = []
+        self.fills: list[np.ndarray] = []
+        self.olog: list[np.ndarray] = []
+
+    def take(self, lp: Loop) -> None:
+        st = lp.state
+        for buf, out, col in (
+            (lp.rec, self.rec, LS_REC_N),
+            (lp.fills, self.fills, LS_FILL_N),
+            (lp.olog, self.olog, LS_OLOG_N),
+        ):
+            out.append(buf[: st[col]].copy())
+            st[col] = 0
+
+    @staticmethod
+    def join(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+        return np.concatenate(parts) if parts else like[:0].copy()
+
+
+def backtest(
+    strategy: str | ModuleType | None = None,
+    data: Any = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    instruments: Sequence[Instrument] | None = None,
+    latency: str | LatencyModel = "0ns",
+    queue: str = "risk_averse",
+    partial_fills: bool = False,
+    fees: tuple[float, float] | None = None,
+    risk: Any = None,
+    record_interval: str | int = "1s",
+    start: str | int | None = None,
+    end: str | int | None = None,
+    seed: int = 0,
+    initial_balance: float = 0.0,
+    capital: float | None = None,
+    max_orders: int = 256,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool | Callable[[int], None] = False,
+) -> BacktestResult:
+    """Backtest ``strategy`` on ``data`` and return the result.
+
+    Parameters
+    ----------
+    strategy
+        A strategy module, its name in ``hftlib.strategies`` (``"quote_mm"``), a dotted
+        module path, a ``.py`` file, or None for a pure replay.
+    data
+        Event files or folders (Parquet / npy written by hftlib), or one EVENT_DTYPE array
+        (then ``instruments`` is required).
+    params
+        Strategy parameters (checked against the strategy's ``PARAMS``).
+    latency
+        Order entry/response latency: a duration ("2ms"), a spec for
+        :func:`hftlib.sim.latency.parse_latency`, or a LatencyModel.
+    queue
+        Queue position model (:func:`hftlib.sim.queue.parse_queue_model`).
+    partial_fills
+        Fill resting orders partly from queue overshoot and walk the book for takers.
+    fees
+        (maker, taker) fee rates overriding the instruments' schedules.
+    risk
+        Pre-trade limits: a RiskLimits, a dict, or one per instrument.
+    record_interval
+        Sampling interval of the recorder ("1s", "100ms" or ns).
+    start, end
+        Local-time range [start, end) (ns or ISO-8601 UTC).
+    """
+    t_call = time.perf_counter()
+    strat = load_strategy(strategy)
+    checked = strat.check_params(params)
+    interval = parse_duration(record_interval, "record interval")
+    t_start, t_end = parse_time(start, "start"), parse_time(end, "end")
+    if t_start is not None and t_end is not None and t_end <= t_start:
+        raise BacktestError(f"end ({end}) must be after start ({start})")
+    if data is None:
+        raise BacktestError("no data given")
+    try:
+        qmodel, qparam = parse_queue_model(queue)
+        lat = (
+            latency if isinstance(latency, LatencyModel) else parse_latency(_seeded(latency, seed))
+        )
+    except ValueError as exc:
+        raise BacktestError(str(exc)) from exc
+    src = _open_data(data, instruments, chunk_rows)
+    insts = src.instruments
+    n = len(insts)
+    instr = np.zeros((n, N_INSTR), dtype=np.float64)
+    for i, inst in enumerate(insts):
+        maker, taker = fees if fees is not None else (None, None)
+        instr[i] = instrument_row(inst, maker_fee=maker, taker_fee=taker)
+    limits = _risk_limits(risk, n, instr)
+    state = strat.make_state(checked, insts)
+    ctx = new_context(
+        instr, limits, max_orders=max_orders, initial_balance=np.full(n, initial_balance)
+    )
+    venue = new_venue(
+        instr,
+        lat,
+        queue_model=qmodel,
+        queue_param=qparam,
+        partial_fills=partial_fills,
+        max_orders=max_orders,
+    )
+    lp = new_loop(n, interval)
+    engine = codegen.engine_module(LOOP_MODULE, strat)
+    t_compile = time.perf_counter()
+    empty = np.zeros(0, dtype=EVENT_DTYPE)
+    engine.run(empty, 0, False, lp, ctx, venue, state)  # compiles or loads from the cache
+    compile_s = time.perf_counter() - t_compile
+    collector = _Collector()
+    report = progress if callable(progress) else None
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=src.rows, unit="ev", unit_scale=True, desc="backtest")
+    run_s = 0.0
+    startup_s: float | None = None
+    buf = empty
+    chunks = _checked_chunks(iter(src.chunks), n, t_start, t_end)
+    seen_rows = 0
+    for chunk, final in _lookahead(chunks):
+        il = int(lp.state[LS_IL])
+        carry = buf[il:]
+        lp.state[LS_IE] -= il
+        lp.state[LS_IL] = 0
+        buf = np.concatenate((carry, chunk)) if len(carry) else chunk
+        while True:
+            if startup_s is None:
+                startup_s = time.perf_counter() - t_call
+            t0 = time.perf_counter()
+            status = engine.run(buf, len(buf), final, lp, ctx, venue, state)
+            run_s += time.perf_counter() - t0
+            if status == LOGS_FULL:
+                collector.take(lp)
+                continue
+            break
+        done = int(lp.state[LS_ROWS])
+        if bar is not None:
+            bar.update(done - seen_rows)
+        if report is not None:
+            report(done)
+        seen_rows = done
+        if status == DONE:
+            break
+    if bar is not None:
+        bar.close()
+    if seen_rows == 0:
+        raise BacktestError(
+            "no events in the data" + (" in the time range" if start or end else "")
+        )
+    collector.take(lp)
+    counters = {
+        CODE_NAMES.get(-i if i else 0, f"code_{-i}"): int(c)
+        for i, c in enumerate(ctx.counters)
+        if c
+    }
+    if lp.state[LS_RQ_DROPPED]:
+        counters["requests_dropped"] = int(lp.state[LS_RQ_DROPPED])
+    if venue.state[VS_RESP_DROPPED]:
+        counters["responses_dropped"] = int(venue.state[VS_RESP_DROPPED])
+    records = collector.join(collector.rec, lp.rec)
+    info = {
+        "strategy": strat.name,
+        "params": checked,
+        "data": src.files,
+        "instruments": [i.key for i in insts],
+        "events": seen_rows,
+        "elapsed_s": run_s,
+        "events_per_s": seen_rows / run_s if run_s > 0 else 0.0,
+        "compile_s": compile_s,
+        "startup_s": startup_s or 0.0,
+        "orders_submitted": int(ctx.clock[CLK_NEXT_ID] - 1),
+        "latency_model": latency if isinstance(latency, str) else "custom LatencyModel",
+        "queue_model": queue,
+        "partial_fills": partial_fills,
+        "seed": seed,
+        "start_ts": int(records["ts"][0]) if len(records) else None,
+        "end_ts": int(records["ts"][-1]) if len(records) else None,
+    }
+    return BacktestResult(
+        records=records,
+        fills=collector.join(collector.fills, lp.fills),
+        orders_log=collector.join(collector.olog, lp.olog),
+        instruments=insts,
+        counters=counters,
+        info=info,
+        record_interval_ns=interval,
+        capital=capital,
+    )

@@ -1,0 +1,474 @@
+"""The backtest event loop: one pass over a merged event stream (numba).
+
+This module is also the template the engine specialises per strategy
+(:mod:`hftlib.engine.codegen`): the "strategy binding" block is replaced by an import of
+the strategy's callbacks, so :func:`run` calls them as compiled globals and numba can cache
+the whole loop on disk (a dispatcher passed as an argument cannot be cached). As written
+it runs the no-op callbacks: a pure replay.
+
+Two timelines are kept apart. The venue sees each row at its exchange timestamp (updating
+its book, queues and fills); the strategy sees the same row at its local timestamp,
+``exch_ts`` + feed latency. Requests travel to the venue with the entry latency and reports
+come back with the response latency. Each step handles the earliest of: the next row at
+the venue, the next request arrival, the next row at the strategy, the next report, the
+next timer, the next recorder sample; ties go in that order.
+
+The loop works on a buffer of rows and returns to the host when it needs more data
+(``NEED_DATA``: the venue cursor reached the end of a buffer that is not the last), when
+a log buffer is nearly full (``LOGS_FULL``) or at the end (``DONE``). The host keeps the
+rows the strategy has not seen yet, appends the next chunk and calls again, so memory
+stays flat however long the stream.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, Final
+
+import numpy as np
+from hftlib.sim.latency import entry_latency
+from hftlib.sim.replay import (
+    N_RQ,
+    RQ_ARRIVE_TS,
+    RQ_ASSET,
+    RQ_KIND,
+    RQ_ORDER_ID,
+    RQ_OTYPE,
+    RQ_PX,
+    RQ_QTY,
+    RQ_SIDE,
+    RQ_SLOT,
+    RQ_TIF,
+    RS_ACK,
+    RS_DONE,
+    RS_FILL,
+    RS_MODIFIED,
+    RS_REQ_REJECTED,
+    VS_LIVE_N,
+    VS_NOW,
+    Venue,
+    next_response_ts,
+    on_market,
+    on_request,
+    pop_response,
+    touches,
+)
+from numba import njit
+
+from hftlib.book.l2 import l2_apply, l2_best
+from hftlib.engine.apply import (
+    apply_ack,
+    apply_done,
+    apply_fill,
+    apply_modified,
+    apply_request_rejected,
+)
+from hftlib.engine.context import (
+    AC_BALANCE,
+    AC_FEES,
+    AC_FILLS,
+    AC_VOLUME,
+    CLK_NOW,
+    CLK_OUT_N,
+    LT_FEED,
+    OP_COUNT,
+    OUT_KIND,
+    OUT_SLOT,
+    TR_EXCH_TS,
+    TR_LOCAL_TS,
+    TR_PX,
+    TR_QTY,
+    TR_SIDE,
+    Ctx,
+)
+from hftlib.engine.contract import position_value
+from hftlib.engine.noop import on_book, on_end, on_order, on_start, on_timer, on_trade
+from hftlib.engine.types import (
+    ASK,
+    BID,
+    BUY,
+    INSTR_LOT,
+    INSTR_MULT,
+    INSTR_TICK,
+    REQ_MODIFY,
+    REQ_NEW,
+    SELL,
+    ST_PENDING,
+)
+from hftlib.types import (
+    F_BID,
+    F_LAST,
+    K_BBO,
+    K_CLEAR,
+    K_DEPTH,
+    K_SNAPSHOT,
+    K_TRADE,
+    KIND_MASK,
+    NO_PX,
+)
+
+# --- strategy binding: hftlib.engine.codegen puts the strategy's imports here ------------
+HAS_ON_BOOK = False
+HAS_ON_TRADE = False
+# --- end of strategy binding ---------------------------------------------------------------
+
+DONE: Final = 0
+NEED_DATA: Final = 1
+LOGS_FULL: Final = 2
+
+# loop state (int64 columns of ``Loop.state``)
+LS_IE: Final = 0  # venue cursor into the buffer
+LS_IL: Final = 1  # strategy cursor into the buffer
+LS_VENUE_CLOCK: Final = 2  # latest exchange time handed to the venue (rows are clamped to it)
+LS_STARTED: Final = 3
+LS_ENDED: Final = 4
+LS_REC_NEXT: Final = 5  # next sample time
+LS_REC_INTERVAL: Final = 6
+LS_RQ_HEAD: Final = 7
+LS_RQ_N: Final = 8
+LS_RQ_LAST: Final = 9  # latest request arrival time (requests arrive in the order sent)
+LS_REC_N: Final = 10
+LS_FILL_N: Final = 11
+LS_OLOG_N: Final = 12
+LS_ROWS: Final = 13  # rows the strategy has seen
+LS_RQ_DROPPED: Final = 14
+LS_LAST_TS: Final = 15
+N_LS: Final = 16
+
+Loop = namedtuple("Loop", ["state", "rq", "rec", "fills", "olog"])
+
+_MAX: Final = np.iinfo(np.int64).max
+
+
+def new_loop(
+    n_assets: int,
+    record_interval_ns: int,
+    *,
+    request_capacity: int = 1 << 14,
+    log_capacity: int = 1 << 16,
+) -> Loop:
+    """Return the loop state with empty log buffers."""
+    from hftlib.engine.types import FILL_DTYPE, ORDER_LOG_DTYPE, RECORD_DTYPE
+
+    if record_interval_ns <= 0:
+        raise ValueError(f"record interval must be > 0 ns, got {record_interval_ns}")
+    state = np.zeros(N_LS, dtype=np.int64)
+    state[LS_REC_INTERVAL] = record_interval_ns
+    state[LS_VENUE_CLOCK] = np.iinfo(np.int64).min
+    return Loop(
+        state=state,
+        rq=np.zeros((request_capacity, N_RQ), dtype=np.int64),
+        rec=np.zeros(max(log_capacity, 4 * n_assets), dtype=RECORD_DTYPE),
+        fills=np.zeros(log_capacity, dtype=FILL_DTYPE),
+        olog=np.zeros(log_capacity, dtype=ORDER_LOG_DTYPE),
+    )
+
+
+# --- logs
+@njit(cache=True)
+def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
+    n = lp.state[LS_OLOG_N]
+    if n >= lp.olog.shape[0]:
+        return
+    o = ctx.orders[slot]
+    r = lp.olog[n]
+    r["local_ts"] = ctx.clock[CLK_NOW]
+    r["exch_ts"] = o["exch_ts"]
+    r["order_id"] = o["order_id"]
+    r["client_id"] = o["client_id"]
+    r["asset"] = o["asset"]
+    r["side"] = o["side"]
+    r["px"] = o["px"]
+    r["qty"] = o["qty"]
+    r["leaves"] = o["leaves"]
+    r["otype"] = o["otype"]
+    r["tif"] = o["tif"]
+    r["status"] = o["status"]
+    r["reason"] = o["reason"]
+    lp.state[LS_OLOG_N] = n + 1
+
+
+@njit(cache=True)
+def _log_fill(
+    lp: Loop, ctx: Ctx, slot: int, exch_ts: int, px: int, qty: int, maker: int, fee: float
+) -> None:
+    n = lp.state[LS_FILL_N]
+    if n >= lp.fills.shape[0]:
+        return
+    o = ctx.orders[slot]
+    r = lp.fills[n]
+    r["exch_ts"] = exch_ts
+    r["local_ts"] = ctx.clock[CLK_NOW]
+    r["order_id"] = o["order_id"]
+    r["client_id"] = o["client_id"]
+    r["asset"] = o["asset"]
+    r["side"] = o["side"]
+    r["px"] = px
+    r["qty"] = qty
+    r["maker"] = maker
+    r["fee"] = fee
+    r["position"] = ctx.position[o["asset"]]
+    lp.state[LS_FILL_N] = n + 1
+
+
+@njit(cache=True)
+def _record(lp: Loop, ctx: Ctx, ts: int) -> None:
+    n_assets = ctx.instr.shape[0]
+    n = lp.state[LS_REC_N]
+    for a in range(n_assets):
+        r = lp.rec[n + a]
+        instr = ctx.instr[a]
+        bid = l2_best(ctx.book, a, BID)
+        ask = l2_best(ctx.book, a, ASK)
+        r["ts"] = ts
+        r["asset"] = a
+        acct = ctx.account[a]
+        if bid != NO_PX and ask != NO_PX:
+            mid = 0.5 * (bid + ask) * instr[INSTR_TICK]
+            r["mid"] = mid
+            r["equity"] = acct[AC_BALANCE] + position_value(instr, ctx.position[a], mid)
+        else:
+            r["mid"] = np.nan
+            r["equity"] = acct[AC_BALANCE]
+        r["position"] = ctx.position[a] * instr[INSTR_LOT] * instr[INSTR_MULT]
+        r["balance"] = acct[AC_BALANCE]
+        r["fees"] = acct[AC_FEES]
+        r["volume"] = acct[AC_VOLUME]
+        r["trades"] = int(acct[AC_FILLS])
+        r["open_orders"] = ctx.open_state[a, OP_COUNT]
+    lp.state[LS_REC_N] = n + n_assets
+
+
+# --- requests out
+@njit(cache=True)
+def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
+    """Send every request the strategy queued, with the entry latency."""
+    n_out = ctx.clock[CLK_OUT_N]
+    if n_out == 0:
+        return
+    now = ctx.clock[CLK_NOW]
+    st = lp.state
+    cap = lp.rq.shape[0]
+    for k in range(n_out):
+        kind = ctx.outbox[k, OUT_KIND]
+        slot = ctx.outbox[k, OUT_SLOT]
+        o = ctx.orders[slot]
+        if st[LS_RQ_N] >= cap:
+            st[LS_RQ_DROPPED] += 1
+            continue
+        arrive = now + entry_latency(v.lat, now)
+        if arrive < st[LS_RQ_LAST]:
+            arrive = st[LS_RQ_LAST]  # requests reach the venue in the order they were sent
+        st[LS_RQ_LAST] = arrive
+        rq = lp.rq[(st[LS_RQ_HEAD] + st[LS_RQ_N]) % cap]
+        st[LS_RQ_N] += 1
+        rq[RQ_ARRIVE_TS] = arrive
+        rq[RQ_KIND] = kind
+        rq[RQ_SLOT] = slot
+        rq[RQ_ORDER_ID] = o["order_id"]
+        rq[RQ_ASSET] = o["asset"]
+        rq[RQ_SIDE] = o["side"]
+        rq[RQ_TIF] = o["tif"]
+        rq[RQ_OTYPE] = o["otype"]
+        if kind == REQ_MODIFY:
+            rq[RQ_PX] = o["req_px"]
+            rq[RQ_QTY] = o["req_qty"]
+        else:
+            rq[RQ_PX] = o["px"]
+            rq[RQ_QTY] = o["qty"]
+        if kind == REQ_NEW and o["status"] == ST_PENDING:
+            _log_order(lp, ctx, slot)
+    ctx.clock[CLK_OUT_N] = 0
+
+
+# --- reports in
+@njit(cache=True)
+def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
+    i = pop_response(v)
+    r = v.resp[i]
+    slot = r["slot"]
+    oid = r["order_id"]
+    kind = r["kind"]
+    exch_ts = r["exch_ts"]
+    local_ts = ctx.clock[CLK_NOW]
+    changed = False
+    if kind == RS_ACK:
+        changed = apply_ack(ctx, slot, oid, exch_ts, local_ts)
+    elif kind == RS_FILL:
+        changed = apply_fill(ctx, slot, oid, exch_ts, local_ts, r["px"], r["qty"], r["fee"])
+        if changed:
+            _log_fill(lp, ctx, slot, exch_ts, r["px"], r["qty"], r["maker"], r["fee"])
+    elif kind == RS_DONE:
+        changed = apply_done(ctx, slot, oid, r["status"], r["reason"], exch_ts, local_ts)
+    elif kind == RS_MODIFIED:
+        changed = apply_modified(ctx, slot, oid, r["px"], r["qty"], exch_ts, local_ts)
+    elif kind == RS_REQ_REJECTED:
+        changed = apply_request_rejected(
+            ctx, slot, oid, r["status"], r["reason"], exch_ts, local_ts
+        )
+    if changed:
+        _log_order(lp, ctx, slot)
+        on_order(ctx, state, slot)
+        _drain(lp, ctx, v)
+
+
+# --- market data at the strategy
+@njit(cache=True)
+def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, ev: np.ndarray, i: int) -> None:
+    """Rows other than book levels and trades: top-of-book feeds (L3 rows are ignored here)."""
+    row = ev[i]
+    flags = row["flags"]
+    asset = row["asset"]
+    if flags & KIND_MASK == K_BBO:
+        col = 0 if (flags & F_BID) != 0 else 2
+        ctx.bbo[asset, col] = row["px"]
+        ctx.bbo[asset, col + 1] = row["qty"]
+        if flags & F_LAST:
+            on_book(ctx, state, asset)
+            _drain(lp, ctx, v)
+
+
+# --- the loop -----------------------------------------------------------------------------------
+@njit(cache=True)
+def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any) -> int:
+    """Advance the backtest over ``ev[:n]``; return ``DONE``, ``NEED_DATA`` or ``LOGS_FULL``."""
+    st = lp.state
+    ie = st[LS_IE]
+    il = st[LS_IL]
+    n_assets = ctx.instr.shape[0]
+    rq_cap = lp.rq.shape[0]
+    margin = ctx.outbox.shape[0] + 16
+    clock = ctx.clock
+    lbook = ctx.book
+    xbook = v.book
+    xorders = v.orders
+    xlive = v.live
+    vstate = v.state
+    timers = ctx.timers
+    n_timers = timers.shape[0]
+    if st[LS_STARTED] == 0:
+        if n == 0:
+            return DONE if final else NEED_DATA
+        t0 = ev[0]["local_ts"]
+        ctx.clock[CLK_NOW] = t0
+        interval = st[LS_REC_INTERVAL]
+        st[LS_REC_NEXT] = ((t0 + interval - 1) // interval) * interval
+        st[LS_STARTED] = 1
+        on_start(ctx, state)
+        _drain(lp, ctx, v)
+    result = DONE
+    while True:
+        if (
+            lp.rec.shape[0] - st[LS_REC_N] < n_assets
+            or lp.fills.shape[0] - st[LS_FILL_N] < margin
+            or lp.olog.shape[0] - st[LS_OLOG_N] < margin
+        ):
+            result = LOGS_FULL
+            break
+        # the venue's next row (exchange time, clamped so the venue clock never runs back)
+        if ie < n:
+            te = ev[ie]["exch_ts"]
+            tl_ie = ev[ie]["local_ts"]
+            if te > tl_ie:
+                te = tl_ie  # a row the venue cannot have seen after the strategy did
+            if te < st[LS_VENUE_CLOCK]:
+                te = st[LS_VENUE_CLOCK]
+        elif final:
+            te = _MAX
+        else:
+            result = NEED_DATA
+            break
+        tl = ev[il]["local_ts"] if il < n else _MAX
+        if il >= n and final:
+            result = DONE
+            break
+        tr = lp.rq[st[LS_RQ_HEAD], RQ_ARRIVE_TS] if st[LS_RQ_N] > 0 else _MAX
+        ts = next_response_ts(v)
+        tt = _MAX
+        tid = -1
+        for k in range(n_timers):
+            if timers[k, 0] < tt:
+                tt = timers[k, 0]
+                tid = k
+        trec = st[LS_REC_NEXT]
+        if te <= tr and te <= tl and te <= ts and te <= tt and te <= trec:
+            row = ev[ie]
+            st[LS_VENUE_CLOCK] = te
+            flags = row["flags"]
+            kind = flags & KIND_MASK
+            asset = row["asset"]
+            if (
+                kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_CLEAR or kind == K_TRADE
+            ) and not touches(
+                xorders, xlive, vstate[VS_LIVE_N], asset, flags, row["px"], row["qty"]
+            ):
+                # the row changes none of our orders: the venue only keeps its book
+                if te > vstate[VS_NOW]:
+                    vstate[VS_NOW] = te
+                if kind != K_TRADE:
+                    l2_apply(xbook, asset, flags, row["px"], row["qty"])
+            else:
+                on_market(v, asset, flags, te, row["px"], row["qty"])
+            ie += 1
+        elif tr <= tl and tr <= ts and tr <= tt and tr <= trec:
+            h = st[LS_RQ_HEAD]
+            on_request(v, lp.rq[h])
+            st[LS_RQ_HEAD] = (h + 1) % rq_cap
+            st[LS_RQ_N] -= 1
+        elif tl <= ts and tl <= tt and tl <= trec:
+            clock[CLK_NOW] = tl
+            row = ev[il]
+            flags = row["flags"]
+            kind = flags & KIND_MASK
+            if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_CLEAR:
+                asset = row["asset"]
+                l2_apply(lbook, asset, flags, row["px"], row["qty"])
+                if flags & F_LAST:
+                    ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
+                    if HAS_ON_BOOK:
+                        on_book(ctx, state, asset)
+                        if clock[CLK_OUT_N] > 0:
+                            _drain(lp, ctx, v)
+            elif kind == K_TRADE:
+                asset = row["asset"]
+                tr = ctx.trade[asset]
+                tr[TR_LOCAL_TS] = tl
+                tr[TR_EXCH_TS] = row["exch_ts"]
+                tr[TR_PX] = row["px"]
+                tr[TR_QTY] = row["qty"]
+                tr[TR_SIDE] = BUY if (flags & F_BID) != 0 else SELL
+                ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
+                if HAS_ON_TRADE:
+                    on_trade(ctx, state, asset)
+                    if clock[CLK_OUT_N] > 0:
+                        _drain(lp, ctx, v)
+            else:
+                _local_row(lp, ctx, v, state, ev, il)
+            st[LS_LAST_TS] = tl
+            il += 1
+            st[LS_ROWS] += 1
+        elif ts <= tt and ts <= trec:
+            ctx.clock[CLK_NOW] = ts
+            _deliver(lp, ctx, v, state)
+        elif tt <= trec:
+            ctx.clock[CLK_NOW] = tt
+            interval = ctx.timers[tid, 1]
+            if interval > 0:
+                ctx.timers[tid, 0] = tt + interval
+            else:
+                ctx.timers[tid, 0] = _MAX
+            on_timer(ctx, state, tid)
+            _drain(lp, ctx, v)
+        else:
+            _record(lp, ctx, trec)
+            st[LS_REC_NEXT] = trec + st[LS_REC_INTERVAL]
+    st[LS_IE] = ie
+    st[LS_IL] = il
+    if result == DONE and st[LS_ENDED] == 0:
+        st[LS_ENDED] = 1
+        end_ts = st[LS_LAST_TS]
+        ctx.clock[CLK_NOW] = end_ts
+        on_end(ctx, state)
+        ctx.clock[CLK_OUT_N] = 0  # nothing sent after the last event can reach the venue
+        _record(lp, ctx, end_ts)
+    return result

@@ -1,0 +1,588 @@
+"""The replay venue: matches our orders against a recorded market (numba).
+
+Our orders never move the recorded book (the market is replayed as it happened). A
+resting order fills
+
+- when a public trade goes *through* its price (a sell at a lower price than our bid,
+  a buy above our ask): the whole open size, at our price, as maker;
+- when the opposite side of the book moves through its price (the best ask falls to or
+  below our bid): the whole open size, at our price, as maker;
+- from queue depletion: trades *at* its price and level size changes move the queue
+  ahead of it (:mod:`hftlib.sim.queue`); once the model says the queue is used up, the
+  order fills (all of it, or with partial fills on, what the overshoot allows).
+
+On arrival a limit order that crosses the book takes liquidity: GTX is rejected
+(``V_WOULD_CROSS``), FOK fills completely within its limit or expires untouched, IOC and
+GTC take what the recorded levels offer up to their limit (IOC expires the rest, GTC
+rests it), market orders walk the book. With partial fills off, a crossing order fills
+completely at the best price (the recorded size at the touch is not a cap), as in
+hftbacktest's no-partial-fill exchange.
+
+The exchange keeps its own copy of each order (``Venue.orders``, same slots as the
+strategy's table) and reports every change back through a response queue with the
+response latency; :func:`pop_response` hands them to the host at delivery time.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Final
+
+import numpy as np
+from hftlib.sim.fees import fee
+from hftlib.sim.latency import LatencyModel, response_latency
+from hftlib.sim.queue import QUEUE_STATE_SIZE, queue_on_arrival, queue_on_depth, queue_on_trade
+from numba import njit
+
+from hftlib.book.l2 import L2Book, l2_apply, l2_best, l2_depth, l2_qty, new_l2
+from hftlib.engine.types import (
+    ASK,
+    BID,
+    BUY,
+    OK,
+    ORDER_DTYPE,
+    OT_MARKET,
+    REQ_CANCEL,
+    REQ_MODIFY,
+    REQ_NEW,
+    SELL,
+    ST_CANCELED,
+    ST_EXPIRED,
+    ST_FILLED,
+    ST_OPEN,
+    ST_REJECTED,
+    TIF_FOK,
+    TIF_GTX,
+    TIF_IOC,
+    V_FOK_UNFILLED,
+    V_NO_LIQUIDITY,
+    V_UNKNOWN_ORDER,
+    V_WOULD_CROSS,
+)
+from hftlib.types import F_ASK, F_BID, K_CLEAR, K_DEPTH, K_SNAPSHOT, K_TRADE, KIND_MASK, NO_PX
+
+# --- responses (venue -> strategy) ------------------------------------------------------------
+RS_ACK: Final = 1
+RS_FILL: Final = 2
+RS_DONE: Final = 3
+RS_MODIFIED: Final = 4
+RS_REQ_REJECTED: Final = 5
+
+RESP_DTYPE: Final = np.dtype(
+    [
+        ("deliver_ts", "<i8"),  # local time the report arrives
+        ("exch_ts", "<i8"),  # venue time of the change
+        ("kind", "<i8"),  # RS_*
+        ("slot", "<i8"),
+        ("order_id", "<i8"),
+        ("px", "<i8"),  # RS_FILL: fill price; RS_MODIFIED: new price
+        ("qty", "<i8"),  # RS_FILL: fill size; RS_MODIFIED: new open size
+        ("status", "<i8"),  # RS_DONE: final status; RS_REQ_REJECTED: the refused REQ_*
+        ("reason", "<i8"),
+        ("maker", "<i8"),
+        ("fee", "<f8"),
+    ],
+    align=True,
+)
+
+# --- requests (strategy -> venue): int64 columns ----------------------------------------------
+RQ_ARRIVE_TS: Final = 0
+RQ_KIND: Final = 1
+RQ_SLOT: Final = 2
+RQ_ORDER_ID: Final = 3
+RQ_ASSET: Final = 4
+RQ_SIDE: Final = 5
+RQ_PX: Final = 6
+RQ_QTY: Final = 7
+RQ_TIF: Final = 8
+RQ_OTYPE: Final = 9
+N_RQ: Final = 10
+
+# --- venue state: int64 columns of ``Venue.state``
+VS_NOW: Final = 0  # venue clock (ns)
+VS_LIVE_N: Final = 1  # resting orders
+VS_RESP_HEAD: Final = 2
+VS_RESP_N: Final = 3
+VS_LAST_DELIVER: Final = 4
+VS_QUEUE_MODEL: Final = 5
+VS_PARTIAL: Final = 6
+VS_RESP_DROPPED: Final = 7  # responses lost because the queue was full (never in practice)
+N_VS: Final = 8
+
+WALK_LEVELS: Final = 512
+"""Levels a taker order walks at most (the rest of a market order expires)."""
+
+Venue = namedtuple(
+    "Venue", ["book", "orders", "queue", "live", "state", "qparam", "instr", "lat", "resp", "walk"]
+)
+
+
+def new_venue(
+    instr: np.ndarray,
+    latency: LatencyModel,
+    *,
+    queue_model: int,
+    queue_param: float,
+    partial_fills: bool,
+    max_orders: int,
+    response_capacity: int = 1 << 14,
+    book: L2Book | None = None,
+) -> Venue:
+    """Return an empty replay venue for ``len(instr)`` assets."""
+    state = np.zeros(N_VS, dtype=np.int64)
+    state[VS_QUEUE_MODEL] = queue_model
+    state[VS_PARTIAL] = 1 if partial_fills else 0
+    return Venue(
+        book=book if book is not None else new_l2(instr.shape[0]),
+        orders=np.zeros(max_orders, dtype=ORDER_DTYPE),
+        queue=np.zeros((max_orders, QUEUE_STATE_SIZE), dtype=np.float64),
+        live=np.zeros(max_orders, dtype=np.int64),
+        state=state,
+        qparam=np.array([queue_param], dtype=np.float64),
+        instr=np.ascontiguousarray(instr, dtype=np.float64),
+        lat=latency,
+        resp=np.zeros(response_capacity, dtype=RESP_DTYPE),
+        walk=np.zeros((2, WALK_LEVELS), dtype=np.int64),
+    )
+
+
+# --- responses
+@njit(cache=True)
+def _respond(
+    v: Venue,
+    kind: int,
+    slot: int,
+    px: int,
+    qty: int,
+    status: int,
+    reason: int,
+    maker: int,
+    fee_paid: float,
+) -> None:
+    st = v.state
+    cap = v.resp.shape[0]
+    if st[VS_RESP_N] >= cap:
+        st[VS_RESP_DROPPED] += 1
+        return
+    now = st[VS_NOW]
+    deliver = now + response_latency(v.lat, now)
+    if deliver < st[VS_LAST_DELIVER]:
+        deliver = st[VS_LAST_DELIVER]  # reports reach the strategy in the order they were sent
+    st[VS_LAST_DELIVER] = deliver
+    r = v.resp[(st[VS_RESP_HEAD] + st[VS_RESP_N]) % cap]
+    st[VS_RESP_N] += 1
+    r["deliver_ts"] = deliver
+    r["exch_ts"] = now
+    r["kind"] = kind
+    r["slot"] = slot
+    r["order_id"] = v.orders[slot]["order_id"]
+    r["px"] = px
+    r["qty"] = qty
+    r["status"] = status
+    r["reason"] = reason
+    r["maker"] = maker
+    r["fee"] = fee_paid
+
+
+@njit(cache=True, inline="always")
+def next_response_ts(v: Venue) -> int:
+    """Return the delivery time of the next report, or int64 max when none is pending."""
+    if v.state[VS_RESP_N] == 0:
+        return np.iinfo(np.int64).max
+    return int(v.resp[v.state[VS_RESP_HEAD]]["deliver_ts"])
+
+
+@njit(cache=True, inline="always")
+def pop_response(v: Venue) -> int:
+    """Remove the next report and return its index in ``v.resp`` (valid until more pushes)."""
+    st = v.state
+    i = st[VS_RESP_HEAD]
+    st[VS_RESP_HEAD] = (i + 1) % v.resp.shape[0]
+    st[VS_RESP_N] -= 1
+    return int(i)
+
+
+# --- order bookkeeping
+@njit(cache=True)
+def _rest(v: Venue, slot: int) -> None:
+    n = v.state[VS_LIVE_N]
+    v.live[n] = slot
+    v.state[VS_LIVE_N] = n + 1
+
+
+@njit(cache=True)
+def _unrest(v: Venue, slot: int) -> None:
+    n = v.state[VS_LIVE_N]
+    for k in range(n):
+        if v.live[k] == slot:
+            v.live[k] = v.live[n - 1]
+            v.state[VS_LIVE_N] = n - 1
+            return
+
+
+@njit(cache=True)
+def _fill(v: Venue, slot: int, px: int, qty: int, maker: bool) -> None:
+    o = v.orders[slot]
+    asset = o["asset"]
+    paid = fee(v.instr[asset], px, qty, maker)
+    o["leaves"] -= qty
+    o["filled"] += qty
+    o["fill_notional"] += float(px) * float(qty)
+    o["fee"] += paid
+    o["exch_ts"] = v.state[VS_NOW]
+    if o["leaves"] == 0:
+        o["status"] = ST_FILLED
+    _respond(v, RS_FILL, slot, px, qty, o["status"], OK, 1 if maker else 0, paid)
+
+
+@njit(cache=True)
+def _end(v: Venue, slot: int, status: int, reason: int) -> None:
+    o = v.orders[slot]
+    o["status"] = status
+    o["reason"] = reason
+    o["exch_ts"] = v.state[VS_NOW]
+    _respond(v, RS_DONE, slot, o["px"], o["leaves"], status, reason, 0, 0.0)
+
+
+# --- taking liquidity
+@njit(cache=True)
+def _crosses(v: Venue, asset: int, side: int, px: int, is_market: bool) -> bool:
+    if side == BUY:
+        ask = l2_best(v.book, asset, ASK)
+        return ask != NO_PX and (is_market or px >= ask)
+    bid = l2_best(v.book, asset, BID)
+    return bid != NO_PX and (is_market or px <= bid)
+
+
+@njit(cache=True)
+def _available(v: Venue, asset: int, side: int, px: int, is_market: bool, want: int) -> int:
+    """Walk the opposite side into ``v.walk`` up to the limit; return the lots on offer."""
+    book_side = ASK if side == BUY else BID
+    n = l2_depth(v.book, asset, book_side, v.walk[0], v.walk[1])
+    total = 0
+    for k in range(n):
+        tick = v.walk[0, k]
+        if not is_market and ((side == BUY and tick > px) or (side == SELL and tick < px)):
+            v.walk[1, k] = 0
+            continue
+        total += v.walk[1, k]
+        if total >= want:
+            break
+    return total
+
+
+@njit(cache=True)
+def _take(v: Venue, slot: int, is_market: bool) -> None:
+    """Fill the crossing part of an arriving order as taker."""
+    o = v.orders[slot]
+    asset = o["asset"]
+    side = o["side"]
+    if v.state[VS_PARTIAL] == 0:
+        book_side = ASK if side == BUY else BID
+        _fill(v, slot, l2_best(v.book, asset, book_side), o["leaves"], False)
+        return
+    want = o["leaves"]
+    avail = _available(v, asset, side, o["px"], is_market, want)
+    if avail <= 0:
+        return
+    book_side = ASK if side == BUY else BID
+    n = l2_depth(v.book, asset, book_side, v.walk[0], v.walk[1])
+    for k in range(n):
+        if o["leaves"] == 0:
+            break
+        tick = v.walk[0, k]
+        if not is_market and (
+            (side == BUY and tick > o["px"]) or (side == SELL and tick < o["px"])
+        ):
+            break
+        q = min(o["leaves"], v.walk[1, k])
+        if q > 0:
+            _fill(v, slot, tick, q, False)
+
+
+# --- requests
+@njit(cache=True)
+def _new_order(v: Venue, rq: np.ndarray) -> None:
+    slot = rq[RQ_SLOT]
+    o = v.orders[slot]
+    o["order_id"] = rq[RQ_ORDER_ID]
+    o["asset"] = rq[RQ_ASSET]
+    o["side"] = rq[RQ_SIDE]
+    o["px"] = rq[RQ_PX]
+    o["qty"] = rq[RQ_QTY]
+    o["leaves"] = rq[RQ_QTY]
+    o["filled"] = 0
+    o["tif"] = rq[RQ_TIF]
+    o["otype"] = rq[RQ_OTYPE]
+    o["reason"] = 0
+    o["fill_notional"] = 0.0
+    o["fee"] = 0.0
+    o["exch_ts"] = v.state[VS_NOW]
+    asset = o["asset"]
+    side = o["side"]
+    tif = o["tif"]
+    is_market = o["otype"] == OT_MARKET
+    o["status"] = ST_OPEN
+    if _crosses(v, asset, side, o["px"], is_market):
+        if tif == TIF_GTX:
+            _end(v, slot, ST_REJECTED, V_WOULD_CROSS)
+            return
+        if (
+            tif == TIF_FOK
+            and v.state[VS_PARTIAL] != 0
+            and _available(v, asset, side, o["px"], is_market, o["leaves"]) < o["leaves"]
+        ):
+            _end(v, slot, ST_EXPIRED, V_FOK_UNFILLED)
+            return
+        _take(v, slot, is_market)
+        if o["leaves"] == 0:
+            return
+        if is_market or tif == TIF_IOC or tif == TIF_FOK:
+            _end(v, slot, ST_EXPIRED, V_NO_LIQUIDITY)
+            return
+    elif is_market or tif == TIF_IOC or tif == TIF_FOK:
+        _end(v, slot, ST_EXPIRED, V_NO_LIQUIDITY)
+        return
+    book_side = BID if side == BUY else ASK
+    queue_on_arrival(
+        v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, o["px"])
+    )
+    _rest(v, slot)
+    if o["filled"] == 0:
+        _respond(v, RS_ACK, slot, o["px"], o["leaves"], ST_OPEN, OK, 0, 0.0)
+
+
+@njit(cache=True)
+def _is_resting(v: Venue, slot: int, order_id: int) -> bool:
+    o = v.orders[slot]
+    return bool(o["order_id"] == order_id and o["status"] == ST_OPEN)
+
+
+@njit(cache=True)
+def _cancel(v: Venue, rq: np.ndarray) -> None:
+    slot = rq[RQ_SLOT]
+    if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
+        _respond(v, RS_REQ_REJECTED, slot, 0, 0, REQ_CANCEL, V_UNKNOWN_ORDER, 0, 0.0)
+        return
+    _unrest(v, slot)
+    _end(v, slot, ST_CANCELED, OK)
+
+
+@njit(cache=True)
+def _modify(v: Venue, rq: np.ndarray) -> None:
+    slot = rq[RQ_SLOT]
+    if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
+        _respond(v, RS_REQ_REJECTED, slot, 0, 0, REQ_MODIFY, V_UNKNOWN_ORDER, 0, 0.0)
+        return
+    o = v.orders[slot]
+    asset = o["asset"]
+    side = o["side"]
+    new_px = rq[RQ_PX]
+    new_leaves = rq[RQ_QTY]
+    if new_px != o["px"]:
+        if _crosses(v, asset, side, new_px, False) and o["tif"] == TIF_GTX:
+            _unrest(v, slot)
+            _end(v, slot, ST_REJECTED, V_WOULD_CROSS)
+            return
+        o["px"] = new_px
+        o["leaves"] = new_leaves
+        o["qty"] = o["filled"] + new_leaves
+        o["exch_ts"] = v.state[VS_NOW]
+        if _crosses(v, asset, side, new_px, False):
+            _unrest(v, slot)
+            _respond(v, RS_MODIFIED, slot, new_px, new_leaves, ST_OPEN, OK, 0, 0.0)
+            _take(v, slot, False)
+            if o["leaves"] == 0:
+                return
+            _rest(v, slot)
+        else:
+            _respond(v, RS_MODIFIED, slot, new_px, new_leaves, ST_OPEN, OK, 0, 0.0)
+        book_side = BID if side == BUY else ASK
+        queue_on_arrival(
+            v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, new_px)
+        )
+        return
+    if new_leaves > o["leaves"]:
+        # a larger order goes to the back of its level
+        book_side = BID if side == BUY else ASK
+        queue_on_arrival(
+            v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, new_px)
+        )
+    o["leaves"] = new_leaves
+    o["qty"] = o["filled"] + new_leaves
+    o["exch_ts"] = v.state[VS_NOW]
+    _respond(v, RS_MODIFIED, slot, new_px, new_leaves, ST_OPEN, OK, 0, 0.0)
+
+
+@njit(cache=True)
+def on_request(v: Venue, rq: np.ndarray) -> None:
+    """Handle one request row (``RQ_*`` columns) arriving at the venue."""
+    if rq[RQ_ARRIVE_TS] > v.state[VS_NOW]:
+        v.state[VS_NOW] = rq[RQ_ARRIVE_TS]
+    kind = rq[RQ_KIND]
+    if kind == REQ_NEW:
+        _new_order(v, rq)
+    elif kind == REQ_CANCEL:
+        _cancel(v, rq)
+    elif kind == REQ_MODIFY:
+        _modify(v, rq)
+
+
+# --- market data
+@njit(cache=True)
+def _trade_at_price(v: Venue, slot: int, qty: int) -> None:
+    """A public trade at the order's price: advance its queue, fill what the model says."""
+    o = v.orders[slot]
+    q = queue_on_trade(
+        v.state[VS_QUEUE_MODEL],
+        v.queue[slot],
+        float(qty),
+        float(o["leaves"]),
+        v.state[VS_PARTIAL] != 0,
+    )
+    if q > 0.0:
+        _fill(v, slot, o["px"], min(int(q), o["leaves"]), True)
+
+
+@njit(cache=True)
+def _sweep_filled(v: Venue) -> None:
+    """Drop orders that ended from the resting list."""
+    k = 0
+    while k < v.state[VS_LIVE_N]:
+        s = v.live[k]
+        if v.orders[s]["status"] != ST_OPEN:
+            n = v.state[VS_LIVE_N]
+            v.live[k] = v.live[n - 1]
+            v.state[VS_LIVE_N] = n - 1
+        else:
+            k += 1
+
+
+@njit(cache=True)
+def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
+    buyer_aggressor = (flags & F_BID) != 0
+    seller_aggressor = (flags & F_ASK) != 0
+    touched = False
+    for k in range(v.state[VS_LIVE_N]):
+        slot = v.live[k]
+        o = v.orders[slot]
+        if o["asset"] != asset:
+            continue
+        if o["side"] == BUY and seller_aggressor:
+            if px < o["px"]:
+                _fill(v, slot, o["px"], o["leaves"], True)
+                touched = True
+            elif px == o["px"]:
+                _trade_at_price(v, slot, qty)
+                touched = True
+        elif o["side"] == SELL and buyer_aggressor:
+            if px > o["px"]:
+                _fill(v, slot, o["px"], o["leaves"], True)
+                touched = True
+            elif px == o["px"]:
+                _trade_at_price(v, slot, qty)
+                touched = True
+    if touched:
+        _sweep_filled(v)
+
+
+@njit(cache=True)
+def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
+    """Apply a book row, then move queues at that level and fill orders the book crossed."""
+    kind = flags & KIND_MASK
+    n_live = v.state[VS_LIVE_N]
+    if n_live == 0:
+        l2_apply(v.book, asset, flags, px, qty)
+        return
+    side = BID if (flags & F_BID) != 0 else ASK
+    if kind == K_CLEAR:  # rare: remember each order's level size, clear, then move the queues
+        before = np.zeros(n_live, dtype=np.int64)
+        for k in range(n_live):
+            o = v.orders[v.live[k]]
+            before[k] = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
+        l2_apply(v.book, asset, flags, px, qty)
+        for k in range(n_live):
+            slot = v.live[k]
+            o = v.orders[slot]
+            if o["asset"] == asset:
+                after = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
+                queue_on_depth(
+                    v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], before[k], after
+                )
+        return
+    prev = l2_qty(v.book, asset, side, px)
+    l2_apply(v.book, asset, flags, px, qty)
+    touched = False
+    best_bid = l2_best(v.book, asset, BID)
+    best_ask = l2_best(v.book, asset, ASK)
+    for k in range(n_live):
+        slot = v.live[k]
+        o = v.orders[slot]
+        if o["asset"] != asset:
+            continue
+        if o["side"] == BUY:
+            if best_ask != NO_PX and best_ask <= o["px"]:
+                _fill(v, slot, o["px"], o["leaves"], True)
+                touched = True
+            elif side == BID and px == o["px"]:
+                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, qty)
+        else:
+            if best_bid != NO_PX and best_bid >= o["px"]:
+                _fill(v, slot, o["px"], o["leaves"], True)
+                touched = True
+            elif side == ASK and px == o["px"]:
+                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, qty)
+    if touched:
+        _sweep_filled(v)
+
+
+@njit(cache=True, inline="always")
+def touches(
+    orders: np.ndarray, live: np.ndarray, n_live: int, asset: int, flags: int, px: int, qty: int
+) -> bool:
+    """Return True if a market row could change one of our resting orders.
+
+    A row matters when it is at an order's own level, when a trade reaches its price from
+    the taking side, when a new opposite level appears at or through its price, or when a
+    side is cleared. Every other row only updates the venue's book, so the loop can apply
+    it directly (the common case, kept free of calls).
+    """
+    kind = flags & KIND_MASK
+    if kind == K_CLEAR:
+        return n_live > 0
+    for k in range(n_live):
+        o = orders[live[k]]
+        if o["asset"] != asset:
+            continue
+        opx = o["px"]
+        if o["side"] == BUY:
+            if kind == K_TRADE:
+                if (flags & F_ASK) != 0 and px <= opx:
+                    return True
+            elif (flags & F_BID) != 0:
+                if px == opx:
+                    return True
+            elif qty > 0 and px <= opx:
+                return True
+        else:
+            if kind == K_TRADE:
+                if (flags & F_BID) != 0 and px >= opx:
+                    return True
+            elif (flags & F_ASK) != 0:
+                if px == opx:
+                    return True
+            elif qty > 0 and px >= opx:
+                return True
+    return False
+
+
+@njit(cache=True)
+def on_market(v: Venue, asset: int, flags: int, exch_ts: int, px: int, qty: int) -> None:
+    """Handle one recorded market event at the venue (its exchange timestamp)."""
+    if exch_ts > v.state[VS_NOW]:
+        v.state[VS_NOW] = exch_ts
+    kind = flags & KIND_MASK
+    if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_CLEAR:
+        _on_depth(v, asset, flags, px, qty)
+    elif kind == K_TRADE and v.state[VS_LIVE_N] > 0:
+        _on_trade(v, asset, flags, px, qty)

@@ -1,0 +1,209 @@
+"""End-to-end backtests on the synthetic market: replay, market making, streaming,
+determinism across processes, numba caching, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hftlib.sim.backtest import BacktestError
+
+import hftlib
+from hftlib.data.storage import write_events
+from hftlib.data.synth import SynthParams, generate_array, synthetic_instrument
+from hftlib.engine.strategy import StrategyError
+from hftlib.errors import DataError
+
+N_EVENTS = 200_000
+MM = {"interval_ms": 100, "offset_ticks": 1, "qty": 0.01, "max_position": 0.05}
+
+
+@pytest.fixture(scope="module")
+def events() -> np.ndarray:
+    return generate_array(SynthParams(seed=3), N_EVENTS)
+
+
+@pytest.fixture(scope="module")
+def npy(events: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bt") / "syn.npy"
+    write_events(path, iter([events]), synthetic_instrument(), {"test": True})
+    return path
+
+
+def digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_pure_replay_sees_every_event(events: np.ndarray) -> None:
+    res = hftlib.backtest(None, events, instruments=[synthetic_instrument()])
+    assert res.info["events"] == len(events)
+    assert len(res.fills) == 0
+    assert len(res.orders_log) == 0
+    assert res.info["orders_submitted"] == 0
+    span_s = (events["local_ts"][-1] - events["local_ts"][0]) / 1e9
+    assert len(res.records) >= int(span_s)
+    assert np.isfinite(res.records["mid"][-1])
+
+
+def test_market_maker_fills_both_sides_within_limits(npy: Path) -> None:
+    res = hftlib.backtest("quote_mm", [npy], params=MM, latency="1ms")
+    fills = res.fills
+    assert res.info["orders_submitted"] > 100
+    assert (fills["side"] == 1).sum() > 10
+    assert (fills["side"] == -1).sum() > 10
+    assert np.all(fills["maker"] == 1)  # post-only quotes only ever make
+    assert np.abs(fills["position"]).max() <= 50  # 0.05 in lots of 0.001
+    assert np.abs(res.records["position"]).max() <= 0.05 + 1e-12
+    out = res.to_json()
+    assert out["fills"] == len(fills)
+    assert set(out) >= {"events", "elapsed_s", "events_per_s", "equity", "position", "fees"}
+
+
+def test_streaming_in_small_chunks_changes_nothing(npy: Path) -> None:
+    big = hftlib.backtest("quote_mm", [npy], params=MM, latency="1ms")
+    small = hftlib.backtest("quote_mm", [npy], params=MM, latency="1ms", chunk_rows=997)
+    assert small.info["events"] == big.info["events"]
+    assert digest(small.fills, small.records, small.orders_log) == digest(
+        big.fills, big.records, big.orders_log
+    )
+
+
+def test_latency_separates_the_timelines(npy: Path) -> None:
+    res = hftlib.backtest("quote_mm", [npy], params=MM, latency="constant:3ms,2ms")
+    log = res.orders_log
+    first = log["order_id"] == log["order_id"][0]
+    sent, acked = log[first][0], log[first][1]
+    assert acked["local_ts"] - sent["local_ts"] >= 5_000_000
+    assert acked["exch_ts"] - sent["local_ts"] >= 3_000_000
+    f = res.fills
+    assert np.all(f["local_ts"] - f["exch_ts"] >= 2_000_000)
+
+
+def test_time_range(npy: Path, events: np.ndarray) -> None:
+    t0 = int(events["local_ts"][len(events) // 4])
+    t1 = int(events["local_ts"][len(events) // 2])
+    res = hftlib.backtest(None, [npy], start=t0, end=t1)
+    inside = ((events["local_ts"] >= t0) & (events["local_ts"] < t1)).sum()
+    assert res.info["events"] == inside
+
+
+SCRIPT = """
+import hashlib, json, sys
+import numpy as np
+import hftlib
+res = hftlib.backtest("quote_mm", [sys.argv[1]], params={params}, latency="random:1ms,1ms,0.5",
+                      seed=11)
+h = hashlib.sha256()
+for a in (res.fills, res.records, res.orders_log):
+    h.update(np.ascontiguousarray(a).tobytes())
+print(json.dumps({{"digest": h.hexdigest(), "fills": len(res.fills)}}))
+"""
+
+
+def test_byte_identical_across_processes(npy: Path, tmp_path: Path) -> None:
+    code = SCRIPT.format(params=repr(MM))
+    outs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code, str(npy)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=600,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for _ in range(2)
+    ]
+    assert outs[0] == outs[1]
+    assert outs[0]["fills"] > 0
+
+
+def test_a_second_process_loads_the_engine_from_the_cache(npy: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys, hftlib
+        from hftlib.engine import codegen
+        from hftlib.engine.strategy import load_strategy
+        res = hftlib.backtest("quote_mm", [sys.argv[1]], params={"interval_ms": 100})
+        mod = codegen.engine_module("hftlib.sim.backtest_loop", load_strategy("quote_mm"))
+        print(sum(mod.run.stats.cache_hits.values()), sum(mod.run.stats.cache_misses.values()))
+        """
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code, str(npy)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    hits, misses = map(int, runs[1])
+    assert (hits, misses) == (1, 0)
+
+
+def test_invalid_actions_are_counted_not_fatal(npy: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad_actions.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from numba import njit
+            from hftlib.engine.actions import cancel, submit, submit_price
+            from hftlib.engine.types import BUY, OT_LIMIT, TIF_GTC
+
+            @njit(cache=True)
+            def on_trade(ctx, state, asset):
+                if state[0] > 0:
+                    return
+                state[0] = 1
+                submit(ctx, asset, BUY, 1000, -5, TIF_GTC, OT_LIMIT, -1)
+                submit_price(ctx, asset, BUY, 100.05, 0.001, TIF_GTC, OT_LIMIT, -1)
+                cancel(ctx, 77)
+                submit(ctx, asset, BUY, 10, 1, TIF_GTC, OT_LIMIT, 5)
+                submit(ctx, asset, BUY, 10, 1, TIF_GTC, OT_LIMIT, 5)
+            """
+        )
+    )
+    res = hftlib.backtest(str(path), [npy])
+    assert res.counters["bad_qty"] == 1
+    assert res.counters["off_grid"] == 1
+    assert res.counters["unknown_order"] == 1
+    assert res.counters["duplicate_client_id"] == 1
+    assert res.info["orders_submitted"] == 1
+
+
+def test_bad_input_fails_before_the_loop(npy: Path, events: np.ndarray, tmp_path: Path) -> None:
+    inst = synthetic_instrument()
+    with pytest.raises(StrategyError, match="unknown strategy"):
+        hftlib.backtest("no_such_thing", [npy])
+    with pytest.raises(StrategyError, match="must be an integer"):
+        hftlib.backtest("quote_mm", [npy], params={"interval_ms": "soon"})
+    with pytest.raises(BacktestError, match="does not exist"):
+        hftlib.backtest(None, [tmp_path / "missing.npy"])
+    with pytest.raises(BacktestError, match="instruments"):
+        hftlib.backtest(None, events)
+    with pytest.raises(BacktestError, match="no events"):
+        hftlib.backtest(None, events[:0], instruments=[inst])
+    shuffled = events[:1000].copy()
+    shuffled["local_ts"][500] = 0
+    with pytest.raises(DataError, match="not sorted"):
+        hftlib.backtest(None, shuffled, instruments=[inst])
+    wrong = hftlib.lookup_instrument("binance", "BTCUSDT")
+    with pytest.raises(BacktestError, match="configured for binance"):
+        hftlib.backtest(None, [npy], instruments=[wrong])
+    with pytest.raises(BacktestError, match="queue"):
+        hftlib.backtest(None, [npy], queue="fastest")
+    with pytest.raises(BacktestError, match="duration"):
+        hftlib.backtest(None, [npy], record_interval="often")
