@@ -274,7 +274,9 @@ def run_hftlib(
         fills = summary["fills"]
         out["fills"] = len(fills) if isinstance(fills, list) else int(fills)
         for key in ("equity", "position", "fees"):
-            out[key] = float(summary[key])
+            value = summary[key]
+            # one instrument here: a per-instrument mapping holds exactly one value
+            out[key] = float(sum(value.values()) if isinstance(value, dict) else value)
     return out
 
 

@@ -33,9 +33,10 @@ from hftlib.sim.backtest_loop import (
 )
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.latency import LatencyModel, parse_latency
-from hftlib.sim.queue import parse_queue_model
+from hftlib.sim.queue import QM_L3_FIFO, parse_queue_model
 from hftlib.sim.replay import VS_RESP_DROPPED, new_venue
 
+from hftlib.book.l3 import new_l3
 from hftlib.data.reader import DEFAULT_CHUNK_ROWS, EventStream
 from hftlib.engine import codegen
 from hftlib.engine.context import CLK_NEXT_ID, new_context
@@ -45,7 +46,7 @@ from hftlib.errors import DataError, HftlibError
 from hftlib.instrument import Instrument
 from hftlib.results.result import BacktestResult
 from hftlib.risk import RiskLimits, limits_array
-from hftlib.types import EVENT_DTYPE
+from hftlib.types import EVENT_DTYPE, K_L3_ADD, K_L3_FILL, KIND_MASK
 
 LOOP_MODULE = "hftlib.sim.backtest_loop"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ns|us|ms|s|m|h|d)\s*$")
@@ -103,6 +104,23 @@ class _Data:
     chunks: Iterable[np.ndarray]
     rows: int | None
     files: list[str]
+    _first: np.ndarray | None = None
+    _iter: Iterator[np.ndarray] | None = None
+
+    def peek(self) -> np.ndarray | None:
+        """Return the first non-empty chunk without losing it from :meth:`stream`."""
+        if self._iter is None:
+            self._iter = iter(self.chunks)
+            self._first = next((c for c in self._iter if len(c)), None)
+        return self._first
+
+    def stream(self) -> Iterator[np.ndarray]:
+        """Yield every chunk once (including a peeked one)."""
+        first = self.peek()
+        if first is not None:
+            yield first
+        if self._iter is not None:
+            yield from self._iter
 
 
 def _open_data(
@@ -167,6 +185,8 @@ def _checked_chunks(
                 "--repair` on the files first",
             )
         last = int(ts[-1])
+        if not chunk.flags.writeable or not chunk.flags.c_contiguous:
+            chunk = np.array(chunk)  # the loop is compiled for writable C arrays only
         if int(chunk["asset"].max()) >= n_assets:
             raise DataError("<events>", seen, f"asset index beyond the {n_assets} instrument(s)")
         seen += len(chunk)
@@ -181,6 +201,17 @@ def _checked_chunks(
             if len(chunk) == 0:
                 continue
         yield chunk
+
+
+def _has_l3(src: _Data, queue_model: int) -> bool:
+    """Whether the run needs full L3 books: L3 rows in the data, or the exact FIFO model."""
+    if queue_model == QM_L3_FIFO:
+        return True
+    first = src.peek()
+    if first is None:
+        return False
+    kinds = first["flags"] & KIND_MASK
+    return bool(np.any((kinds >= K_L3_ADD) & (kinds <= K_L3_FILL)))
 
 
 def _seeded(spec: str, seed: int) -> str:
@@ -253,6 +284,7 @@ def backtest(
     initial_balance: float = 0.0,
     capital: float | None = None,
     max_orders: int = 256,
+    l3_orders: int = 1 << 18,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool | Callable[[int], None] = False,
 ) -> BacktestResult:
@@ -279,6 +311,9 @@ def backtest(
         (maker, taker) fee rates overriding the instruments' schedules.
     risk
         Pre-trade limits: a RiskLimits, a dict, or one per instrument.
+    l3_orders
+        Resting orders each L3 book can hold, used when the data has order-by-order rows
+        (or the queue model is ``l3_fifo``).
     record_interval
         Sampling interval of the recorder ("1s", "100ms" or ns).
     start, end
@@ -309,8 +344,14 @@ def backtest(
         instr[i] = instrument_row(inst, maker_fee=maker, taker_fee=taker)
     limits = _risk_limits(risk, n, instr)
     state = strat.make_state(checked, insts)
+    l3_capacity = l3_orders if _has_l3(src, qmodel) else 64
+    local_l3 = new_l3(n, capacity=l3_capacity)
     ctx = new_context(
-        instr, limits, max_orders=max_orders, initial_balance=np.full(n, initial_balance)
+        instr,
+        limits,
+        max_orders=max_orders,
+        initial_balance=np.full(n, initial_balance),
+        book=local_l3.l2,
     )
     venue = new_venue(
         instr,
@@ -319,8 +360,9 @@ def backtest(
         queue_param=qparam,
         partial_fills=partial_fills,
         max_orders=max_orders,
+        l3_capacity=l3_capacity,
     )
-    lp = new_loop(n, interval)
+    lp = new_loop(n, interval, local_l3)
     engine = codegen.engine_module(LOOP_MODULE, strat)
     t_compile = time.perf_counter()
     empty = np.zeros(0, dtype=EVENT_DTYPE)
@@ -336,7 +378,7 @@ def backtest(
     run_s = 0.0
     startup_s: float | None = None
     buf = empty
-    chunks = _checked_chunks(iter(src.chunks), n, t_start, t_end)
+    chunks = _checked_chunks(src.stream(), n, t_start, t_end)
     seen_rows = 0
     for chunk, final in _lookahead(chunks):
         il = int(lp.state[LS_IL])

@@ -48,6 +48,7 @@ from hftlib.sim.replay import (
     VS_NOW,
     Venue,
     next_response_ts,
+    on_l3,
     on_market,
     on_request,
     pop_response,
@@ -56,6 +57,7 @@ from hftlib.sim.replay import (
 from numba import njit
 
 from hftlib.book.l2 import l2_apply, l2_best
+from hftlib.book.l3 import L3Book, l3_apply
 from hftlib.engine.apply import (
     apply_ack,
     apply_done,
@@ -101,16 +103,18 @@ from hftlib.types import (
     K_BBO,
     K_CLEAR,
     K_DEPTH,
+    K_L3_ADD,
+    K_L3_FILL,
     K_SNAPSHOT,
     K_TRADE,
     KIND_MASK,
     NO_PX,
 )
 
-# --- strategy binding: hftlib.engine.codegen puts the strategy's imports here ------------
+# --- strategy binding: hftlib.engine.codegen puts the strategy's imports here -----------------
 HAS_ON_BOOK = False
 HAS_ON_TRADE = False
-# --- end of strategy binding ---------------------------------------------------------------
+# --- end of strategy binding ------------------------------------------------------------------
 
 DONE: Final = 0
 NEED_DATA: Final = 1
@@ -135,7 +139,9 @@ LS_RQ_DROPPED: Final = 14
 LS_LAST_TS: Final = 15
 N_LS: Final = 16
 
-Loop = namedtuple("Loop", ["state", "rq", "rec", "fills", "olog"])
+Loop = namedtuple("Loop", ["state", "rq", "rec", "fills", "olog", "l3"])
+"""Loop state: cursors and clocks, the request queue, log buffers, and the strategy-side L3
+book whose aggregate ``l3.l2`` is ``ctx.book`` (L3 rows keep the strategy's L2 view)."""
 
 _MAX: Final = np.iinfo(np.int64).max
 
@@ -143,11 +149,12 @@ _MAX: Final = np.iinfo(np.int64).max
 def new_loop(
     n_assets: int,
     record_interval_ns: int,
+    l3: L3Book,
     *,
     request_capacity: int = 1 << 14,
     log_capacity: int = 1 << 16,
 ) -> Loop:
-    """Return the loop state with empty log buffers."""
+    """Return the loop state with empty log buffers; ``l3.l2`` must be the context's book."""
     from hftlib.engine.types import FILL_DTYPE, ORDER_LOG_DTYPE, RECORD_DTYPE
 
     if record_interval_ns <= 0:
@@ -161,10 +168,11 @@ def new_loop(
         rec=np.zeros(max(log_capacity, 4 * n_assets), dtype=RECORD_DTYPE),
         fills=np.zeros(log_capacity, dtype=FILL_DTYPE),
         olog=np.zeros(log_capacity, dtype=ORDER_LOG_DTYPE),
+        l3=l3,
     )
 
 
-# --- logs
+# --- logs -------------------------------------------------------------------------------------
 @njit(cache=True)
 def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
     n = lp.state[LS_OLOG_N]
@@ -239,7 +247,7 @@ def _record(lp: Loop, ctx: Ctx, ts: int) -> None:
     lp.state[LS_REC_N] = n + n_assets
 
 
-# --- requests out
+# --- requests out -----------------------------------------------------------------------------
 @njit(cache=True)
 def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
     """Send every request the strategy queued, with the entry latency."""
@@ -281,7 +289,7 @@ def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
     ctx.clock[CLK_OUT_N] = 0
 
 
-# --- reports in
+# --- reports in -------------------------------------------------------------------------------
 @njit(cache=True)
 def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
     i = pop_response(v)
@@ -312,23 +320,32 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
         _drain(lp, ctx, v)
 
 
-# --- market data at the strategy
+# --- market data at the strategy --------------------------------------------------------------
 @njit(cache=True)
 def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, ev: np.ndarray, i: int) -> None:
-    """Rows other than book levels and trades: top-of-book feeds (L3 rows are ignored here)."""
+    """Rows other than L2 levels and trades: clears, order-by-order rows, top of book."""
     row = ev[i]
     flags = row["flags"]
     asset = row["asset"]
-    if flags & KIND_MASK == K_BBO:
+    kind = flags & KIND_MASK
+    if kind == K_BBO:
         col = 0 if (flags & F_BID) != 0 else 2
         ctx.bbo[asset, col] = row["px"]
         ctx.bbo[asset, col + 1] = row["qty"]
-        if flags & F_LAST:
-            on_book(ctx, state, asset)
-            _drain(lp, ctx, v)
+    elif kind == K_CLEAR:
+        l3_apply(lp.l3, asset, flags, -1, NO_PX, 0)
+        l2_apply(ctx.book, asset, flags, NO_PX, 0)
+    elif kind >= K_L3_ADD and kind <= K_L3_FILL:
+        l3_apply(lp.l3, asset, flags, row["order_id"], row["px"], row["qty"])
+    else:
+        return
+    if flags & F_LAST:
+        ctx.latency[asset, LT_FEED] = row["local_ts"] - row["exch_ts"]
+        on_book(ctx, state, asset)
+        _drain(lp, ctx, v)
 
 
-# --- the loop -----------------------------------------------------------------------------------
+# --- the loop ---------------------------------------------------------------------------------
 @njit(cache=True)
 def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any) -> int:
     """Advance the backtest over ``ev[:n]``; return ``DONE``, ``NEED_DATA`` or ``LOGS_FULL``."""
@@ -357,14 +374,26 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
         on_start(ctx, state)
         _drain(lp, ctx, v)
     result = DONE
+    # times of the non-data events: requests reach the venue before a local row at the same
+    # time (t_pre); reports, timers and samples come after it (t_post). They change only when
+    # something other than a plain book row was handled, so they are recomputed then.
+    stale = True
+    t_pre = _MAX
+    t_post = _MAX
     while True:
-        if (
-            lp.rec.shape[0] - st[LS_REC_N] < n_assets
-            or lp.fills.shape[0] - st[LS_FILL_N] < margin
-            or lp.olog.shape[0] - st[LS_OLOG_N] < margin
-        ):
-            result = LOGS_FULL
-            break
+        if stale:
+            if (
+                lp.rec.shape[0] - st[LS_REC_N] < n_assets
+                or lp.fills.shape[0] - st[LS_FILL_N] < margin
+                or lp.olog.shape[0] - st[LS_OLOG_N] < margin
+            ):
+                result = LOGS_FULL
+                break
+            t_pre = lp.rq[st[LS_RQ_HEAD], RQ_ARRIVE_TS] if st[LS_RQ_N] > 0 else _MAX
+            t_post = min(next_response_ts(v), st[LS_REC_NEXT])
+            for k in range(n_timers):
+                t_post = min(t_post, timers[k, 0])
+            stale = False
         # the venue's next row (exchange time, clamped so the venue clock never runs back)
         if ie < n:
             te = ev[ie]["exch_ts"]
@@ -378,59 +407,56 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
         else:
             result = NEED_DATA
             break
-        tl = ev[il]["local_ts"] if il < n else _MAX
-        if il >= n and final:
+        if il < n:
+            tl = ev[il]["local_ts"]
+        elif final:
             result = DONE
             break
-        tr = lp.rq[st[LS_RQ_HEAD], RQ_ARRIVE_TS] if st[LS_RQ_N] > 0 else _MAX
-        ts = next_response_ts(v)
-        tt = _MAX
-        tid = -1
-        for k in range(n_timers):
-            if timers[k, 0] < tt:
-                tt = timers[k, 0]
-                tid = k
-        trec = st[LS_REC_NEXT]
-        if te <= tr and te <= tl and te <= ts and te <= tt and te <= trec:
+        else:
+            tl = _MAX
+        if te <= t_pre and te <= tl and te <= t_post:
             row = ev[ie]
             st[LS_VENUE_CLOCK] = te
             flags = row["flags"]
             kind = flags & KIND_MASK
             asset = row["asset"]
-            if (
-                kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_CLEAR or kind == K_TRADE
-            ) and not touches(
-                xorders, xlive, vstate[VS_LIVE_N], asset, flags, row["px"], row["qty"]
-            ):
-                # the row changes none of our orders: the venue only keeps its book
-                if te > vstate[VS_NOW]:
-                    vstate[VS_NOW] = te
-                if kind != K_TRADE:
-                    l2_apply(xbook, asset, flags, row["px"], row["qty"])
+            if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
+                if touches(xorders, xlive, vstate[VS_LIVE_N], asset, flags, row["px"], row["qty"]):
+                    on_market(v, asset, flags, te, row["px"], row["qty"])
+                    stale = True
+                else:  # the row changes none of our orders: the venue only keeps its book
+                    if te > vstate[VS_NOW]:
+                        vstate[VS_NOW] = te
+                    if kind != K_TRADE:
+                        l2_apply(xbook, asset, flags, row["px"], row["qty"])
+            elif kind >= K_L3_ADD and kind <= K_L3_FILL:
+                on_l3(v, asset, flags, te, row["order_id"], row["px"], row["qty"])
+                stale = True
             else:
                 on_market(v, asset, flags, te, row["px"], row["qty"])
+                stale = True
             ie += 1
-        elif tr <= tl and tr <= ts and tr <= tt and tr <= trec:
+        elif t_pre <= tl and t_pre <= t_post:
             h = st[LS_RQ_HEAD]
             on_request(v, lp.rq[h])
             st[LS_RQ_HEAD] = (h + 1) % rq_cap
             st[LS_RQ_N] -= 1
-        elif tl <= ts and tl <= tt and tl <= trec:
+            stale = True
+        elif tl <= t_post:
             clock[CLK_NOW] = tl
             row = ev[il]
             flags = row["flags"]
             kind = flags & KIND_MASK
-            if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_CLEAR:
-                asset = row["asset"]
+            asset = row["asset"]
+            if kind == K_DEPTH or kind == K_SNAPSHOT:
                 l2_apply(lbook, asset, flags, row["px"], row["qty"])
                 if flags & F_LAST:
                     ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
                     if HAS_ON_BOOK:
                         on_book(ctx, state, asset)
-                        if clock[CLK_OUT_N] > 0:
-                            _drain(lp, ctx, v)
+                        _drain(lp, ctx, v)
+                        stale = True
             elif kind == K_TRADE:
-                asset = row["asset"]
                 tr = ctx.trade[asset]
                 tr[TR_LOCAL_TS] = tl
                 tr[TR_EXCH_TS] = row["exch_ts"]
@@ -440,28 +466,36 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
                 ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
                 if HAS_ON_TRADE:
                     on_trade(ctx, state, asset)
-                    if clock[CLK_OUT_N] > 0:
-                        _drain(lp, ctx, v)
+                    _drain(lp, ctx, v)
+                    stale = True
             else:
                 _local_row(lp, ctx, v, state, ev, il)
+                stale = True
             st[LS_LAST_TS] = tl
             il += 1
             st[LS_ROWS] += 1
-        elif ts <= tt and ts <= trec:
-            ctx.clock[CLK_NOW] = ts
-            _deliver(lp, ctx, v, state)
-        elif tt <= trec:
-            ctx.clock[CLK_NOW] = tt
-            interval = ctx.timers[tid, 1]
-            if interval > 0:
-                ctx.timers[tid, 0] = tt + interval
-            else:
-                ctx.timers[tid, 0] = _MAX
-            on_timer(ctx, state, tid)
-            _drain(lp, ctx, v)
         else:
-            _record(lp, ctx, trec)
-            st[LS_REC_NEXT] = trec + st[LS_REC_INTERVAL]
+            stale = True
+            ts = next_response_ts(v)
+            tt = _MAX
+            tid = -1
+            for k in range(n_timers):
+                if timers[k, 0] < tt:
+                    tt = timers[k, 0]
+                    tid = k
+            trec = st[LS_REC_NEXT]
+            if ts <= tt and ts <= trec:
+                clock[CLK_NOW] = ts
+                _deliver(lp, ctx, v, state)
+            elif tt <= trec:
+                clock[CLK_NOW] = tt
+                interval = timers[tid, 1]
+                timers[tid, 0] = tt + interval if interval > 0 else _MAX
+                on_timer(ctx, state, tid)
+                _drain(lp, ctx, v)
+            else:
+                _record(lp, ctx, trec)
+                st[LS_REC_NEXT] = trec + st[LS_REC_INTERVAL]
     st[LS_IE] = ie
     st[LS_IL] = il
     if result == DONE and st[LS_ENDED] == 0:

@@ -31,10 +31,19 @@ from typing import Final
 import numpy as np
 from hftlib.sim.fees import fee
 from hftlib.sim.latency import LatencyModel, response_latency
-from hftlib.sim.queue import QUEUE_STATE_SIZE, queue_on_arrival, queue_on_depth, queue_on_trade
+from hftlib.sim.queue import (
+    QM_L3_FIFO,
+    QS_AHEAD,
+    QUEUE_STATE_SIZE,
+    fifo_on_change,
+    queue_on_arrival,
+    queue_on_depth,
+    queue_on_trade,
+)
 from numba import njit
 
-from hftlib.book.l2 import L2Book, l2_apply, l2_best, l2_depth, l2_qty, new_l2
+from hftlib.book.l2 import l2_apply, l2_best, l2_depth, l2_qty
+from hftlib.book.l3 import O_QTY, O_SEQ, O_SIDE, O_TICK, S_SEQ, l3_apply, l3_slot, new_l3
 from hftlib.engine.types import (
     ASK,
     BID,
@@ -59,7 +68,19 @@ from hftlib.engine.types import (
     V_UNKNOWN_ORDER,
     V_WOULD_CROSS,
 )
-from hftlib.types import F_ASK, F_BID, K_CLEAR, K_DEPTH, K_SNAPSHOT, K_TRADE, KIND_MASK, NO_PX
+from hftlib.types import (
+    F_ASK,
+    F_BID,
+    K_CLEAR,
+    K_DEPTH,
+    K_L3_ADD,
+    K_L3_FILL,
+    K_L3_MODIFY,
+    K_SNAPSHOT,
+    K_TRADE,
+    KIND_MASK,
+    NO_PX,
+)
 
 # --- responses (venue -> strategy) ------------------------------------------------------------
 RS_ACK: Final = 1
@@ -98,7 +119,7 @@ RQ_TIF: Final = 8
 RQ_OTYPE: Final = 9
 N_RQ: Final = 10
 
-# --- venue state: int64 columns of ``Venue.state``
+# --- venue state: int64 columns of ``Venue.state`` --------------------------------------------
 VS_NOW: Final = 0  # venue clock (ns)
 VS_LIVE_N: Final = 1  # resting orders
 VS_RESP_HEAD: Final = 2
@@ -113,8 +134,25 @@ WALK_LEVELS: Final = 512
 """Levels a taker order walks at most (the rest of a market order expires)."""
 
 Venue = namedtuple(
-    "Venue", ["book", "orders", "queue", "live", "state", "qparam", "instr", "lat", "resp", "walk"]
+    "Venue",
+    [
+        "book",
+        "l3",
+        "orders",
+        "queue",
+        "seq",
+        "live",
+        "state",
+        "qparam",
+        "instr",
+        "lat",
+        "resp",
+        "walk",
+    ],
 )
+"""The venue's state. ``book`` is the exchange-side L2 view (``l3.l2``: L3 rows keep it in
+sync); ``queue`` holds each order's queue-model state and ``seq`` the L3 priority it took on
+arrival (orders of the recorded L3 book with a smaller ``seq`` are ahead of it)."""
 
 
 def new_venue(
@@ -126,16 +164,23 @@ def new_venue(
     partial_fills: bool,
     max_orders: int,
     response_capacity: int = 1 << 14,
-    book: L2Book | None = None,
+    l3_capacity: int = 64,
 ) -> Venue:
-    """Return an empty replay venue for ``len(instr)`` assets."""
+    """Return an empty replay venue for ``len(instr)`` assets.
+
+    ``l3_capacity`` is the number of recorded orders the L3 book can hold (only L3 data
+    needs more than the minimum).
+    """
     state = np.zeros(N_VS, dtype=np.int64)
     state[VS_QUEUE_MODEL] = queue_model
     state[VS_PARTIAL] = 1 if partial_fills else 0
+    l3 = new_l3(instr.shape[0], capacity=l3_capacity)
     return Venue(
-        book=book if book is not None else new_l2(instr.shape[0]),
+        book=l3.l2,
+        l3=l3,
         orders=np.zeros(max_orders, dtype=ORDER_DTYPE),
         queue=np.zeros((max_orders, QUEUE_STATE_SIZE), dtype=np.float64),
+        seq=np.zeros(max_orders, dtype=np.int64),
         live=np.zeros(max_orders, dtype=np.int64),
         state=state,
         qparam=np.array([queue_param], dtype=np.float64),
@@ -146,7 +191,7 @@ def new_venue(
     )
 
 
-# --- responses
+# --- responses --------------------------------------------------------------------------------
 @njit(cache=True)
 def _respond(
     v: Venue,
@@ -202,7 +247,7 @@ def pop_response(v: Venue) -> int:
     return int(i)
 
 
-# --- order bookkeeping
+# --- order bookkeeping ------------------------------------------------------------------------
 @njit(cache=True)
 def _rest(v: Venue, slot: int) -> None:
     n = v.state[VS_LIVE_N]
@@ -244,7 +289,7 @@ def _end(v: Venue, slot: int, status: int, reason: int) -> None:
     _respond(v, RS_DONE, slot, o["px"], o["leaves"], status, reason, 0, 0.0)
 
 
-# --- taking liquidity
+# --- taking liquidity -------------------------------------------------------------------------
 @njit(cache=True)
 def _crosses(v: Venue, asset: int, side: int, px: int, is_market: bool) -> bool:
     if side == BUY:
@@ -300,7 +345,18 @@ def _take(v: Venue, slot: int, is_market: bool) -> None:
             _fill(v, slot, tick, q, False)
 
 
-# --- requests
+@njit(cache=True)
+def _join_queue(v: Venue, slot: int) -> None:
+    """Put a resting order at the back of its level: everything recorded there is ahead."""
+    o = v.orders[slot]
+    book_side = BID if o["side"] == BUY else ASK
+    v.seq[slot] = v.l3.state[S_SEQ]
+    queue_on_arrival(
+        v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, o["asset"], book_side, o["px"])
+    )
+
+
+# --- requests ---------------------------------------------------------------------------------
 @njit(cache=True)
 def _new_order(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
@@ -343,10 +399,7 @@ def _new_order(v: Venue, rq: np.ndarray) -> None:
     elif is_market or tif == TIF_IOC or tif == TIF_FOK:
         _end(v, slot, ST_EXPIRED, V_NO_LIQUIDITY)
         return
-    book_side = BID if side == BUY else ASK
-    queue_on_arrival(
-        v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, o["px"])
-    )
+    _join_queue(v, slot)
     _rest(v, slot)
     if o["filled"] == 0:
         _respond(v, RS_ACK, slot, o["px"], o["leaves"], ST_OPEN, OK, 0, 0.0)
@@ -397,17 +450,10 @@ def _modify(v: Venue, rq: np.ndarray) -> None:
             _rest(v, slot)
         else:
             _respond(v, RS_MODIFIED, slot, new_px, new_leaves, ST_OPEN, OK, 0, 0.0)
-        book_side = BID if side == BUY else ASK
-        queue_on_arrival(
-            v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, new_px)
-        )
+        _join_queue(v, slot)
         return
     if new_leaves > o["leaves"]:
-        # a larger order goes to the back of its level
-        book_side = BID if side == BUY else ASK
-        queue_on_arrival(
-            v.state[VS_QUEUE_MODEL], v.queue[slot], l2_qty(v.book, asset, book_side, new_px)
-        )
+        _join_queue(v, slot)  # a larger order goes to the back of its level
     o["leaves"] = new_leaves
     o["qty"] = o["filled"] + new_leaves
     o["exch_ts"] = v.state[VS_NOW]
@@ -428,7 +474,7 @@ def on_request(v: Venue, rq: np.ndarray) -> None:
         _modify(v, rq)
 
 
-# --- market data
+# --- market data ------------------------------------------------------------------------------
 @njit(cache=True)
 def _trade_at_price(v: Venue, slot: int, qty: int) -> None:
     """A public trade at the order's price: advance its queue, fill what the model says."""
@@ -460,6 +506,8 @@ def _sweep_filled(v: Venue) -> None:
 
 @njit(cache=True)
 def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
+    # with exact FIFO the L3 fills drive the queue; a trade row only matters through our price
+    fifo = v.state[VS_QUEUE_MODEL] == QM_L3_FIFO
     buyer_aggressor = (flags & F_BID) != 0
     seller_aggressor = (flags & F_ASK) != 0
     touched = False
@@ -472,18 +520,25 @@ def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
             if px < o["px"]:
                 _fill(v, slot, o["px"], o["leaves"], True)
                 touched = True
-            elif px == o["px"]:
+            elif px == o["px"] and not fifo:
                 _trade_at_price(v, slot, qty)
                 touched = True
         elif o["side"] == SELL and buyer_aggressor:
             if px > o["px"]:
                 _fill(v, slot, o["px"], o["leaves"], True)
                 touched = True
-            elif px == o["px"]:
+            elif px == o["px"] and not fifo:
                 _trade_at_price(v, slot, qty)
                 touched = True
     if touched:
         _sweep_filled(v)
+
+
+@njit(cache=True)
+def _clear(v: Venue, asset: int, flags: int) -> None:
+    """Clear side(s) of the book: recorded L3 orders first, then any L2 levels left."""
+    l3_apply(v.l3, asset, flags, -1, NO_PX, 0)
+    l2_apply(v.book, asset, flags, NO_PX, 0)
 
 
 @njit(cache=True)
@@ -492,7 +547,10 @@ def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
     kind = flags & KIND_MASK
     n_live = v.state[VS_LIVE_N]
     if n_live == 0:
-        l2_apply(v.book, asset, flags, px, qty)
+        if kind == K_CLEAR:
+            _clear(v, asset, flags)
+        else:
+            l2_apply(v.book, asset, flags, px, qty)
         return
     side = BID if (flags & F_BID) != 0 else ASK
     if kind == K_CLEAR:  # rare: remember each order's level size, clear, then move the queues
@@ -500,7 +558,7 @@ def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
         for k in range(n_live):
             o = v.orders[v.live[k]]
             before[k] = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
-        l2_apply(v.book, asset, flags, px, qty)
+        _clear(v, asset, flags)
         for k in range(n_live):
             slot = v.live[k]
             o = v.orders[slot]
@@ -586,3 +644,83 @@ def on_market(v: Venue, asset: int, flags: int, exch_ts: int, px: int, qty: int)
         _on_depth(v, asset, flags, px, qty)
     elif kind == K_TRADE and v.state[VS_LIVE_N] > 0:
         _on_trade(v, asset, flags, px, qty)
+
+
+@njit(cache=True)
+def on_l3(v: Venue, asset: int, flags: int, exch_ts: int, order_id: int, px: int, qty: int) -> None:
+    """Handle one recorded order-by-order row at the venue.
+
+    The L3 book keeps the venue's L2 view in sync. For our resting orders at the row's
+    level: with exact FIFO (``QM_L3_FIFO``) only orders that were ahead of ours move our
+    queue (a cancel, a size cut or a fill of such an order, or one that lost priority);
+    a fill of an order *behind* ours at our price means ours traded first, so it fills. Other
+    queue models see the row as a level size change. An order added at or through our
+    price on the other side fills ours, as with L2 data.
+    """
+    if exch_ts > v.state[VS_NOW]:
+        v.state[VS_NOW] = exch_ts
+    n_live = v.state[VS_LIVE_N]
+    l3 = v.l3
+    if n_live == 0:
+        l3_apply(l3, asset, flags, order_id, px, qty)
+        return
+    kind = flags & KIND_MASK
+    # the recorded order before the row (adds have none)
+    o_side = -1
+    o_tick = NO_PX
+    o_qty = 0
+    o_seq = 0
+    if kind != K_L3_ADD:
+        s = l3_slot(l3, asset, order_id)
+        if s >= 0:
+            o_side = l3.orders[s, O_SIDE]
+            o_tick = l3.orders[s, O_TICK]
+            o_qty = l3.orders[s, O_QTY]
+            o_seq = l3.orders[s, O_SEQ]
+    else:
+        o_side = BID if (flags & F_BID) != 0 else ASK
+        o_tick = px
+    prev = l2_qty(v.book, asset, o_side, o_tick) if o_side >= 0 else 0
+    l3_apply(l3, asset, flags, order_id, px, qty)
+    if o_side < 0:
+        return
+    new_level = l2_qty(v.book, asset, o_side, o_tick)
+    # how much of the recorded order left its place in the queue
+    if kind == K_L3_MODIFY:
+        kept = qty if (px == o_tick and qty <= o_qty) else 0
+        left = o_qty - kept
+    elif kind == K_L3_ADD:
+        left = 0
+    else:
+        left = min(qty, o_qty)
+    fifo = v.state[VS_QUEUE_MODEL] == QM_L3_FIFO
+    touched = False
+    for k in range(n_live):
+        slot = v.live[k]
+        o = v.orders[slot]
+        if o["asset"] != asset:
+            continue
+        ours = BID if o["side"] == BUY else ASK
+        opx = o["px"]
+        if ours != o_side:
+            # a new level on the other side at or through our price takes our order
+            crossing = (o["side"] == BUY and px <= opx) or (o["side"] == SELL and px >= opx)
+            if kind == K_L3_ADD and qty > 0 and crossing:
+                _fill(v, slot, opx, o["leaves"], True)
+                touched = True
+            continue
+        through = (o["side"] == BUY and o_tick < opx) or (o["side"] == SELL and o_tick > opx)
+        if kind == K_L3_FILL and through:
+            _fill(v, slot, opx, o["leaves"], True)  # the taker went through our price
+            touched = True
+        elif o_tick == opx:
+            if not fifo:
+                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, new_level)
+            elif kind == K_L3_FILL and o_seq > v.seq[slot]:
+                q = o["leaves"] if v.state[VS_PARTIAL] == 0 else min(o["leaves"], qty)
+                _fill(v, slot, opx, q, True)  # an order behind ours traded: ours went first
+                touched = True
+            elif left > 0 and o_seq <= v.seq[slot]:
+                v.queue[slot, QS_AHEAD] = fifo_on_change(v.queue[slot, QS_AHEAD], -float(left))
+    if touched:
+        _sweep_filled(v)

@@ -41,6 +41,8 @@ indices validated once at set-up.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
@@ -148,11 +150,22 @@ def new_l2(n_books: int, window: int = 1 << 16, overflow: int = 4096) -> L2Book:
 # caller, and only the rare general path pays a real call, whose by-value namedtuple
 # (44 words) costs ~10-20 ns. In a caller compiled with NRT, numba adds 4 refcount pairs
 # around the inlined wrapper; a caller compiled with ``_nrt=False`` gets the ~2-5 ns path.
-_kernel = numba.njit(cache=True, _nrt=False)
-_inline = numba.njit(cache=True, inline="always", _nrt=False)
 
 
 # --- small helpers ----------------------------------------------------------------------------
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _kernel(fn: _F) -> _F:
+    """Compile ``fn`` cached and without reference counting (it allocates nothing)."""
+    return numba.njit(cache=True, _nrt=False)(fn)  # type: ignore[call-overload, no-any-return]
+
+
+def _inline(fn: _F) -> _F:
+    """Like :func:`_kernel`, and inlined into its callers at numba's IR level."""
+    return numba.njit(cache=True, inline="always", _nrt=False)(fn)  # type: ignore[call-overload, no-any-return]
 
 
 @_inline
@@ -485,8 +498,8 @@ def set_level(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: boo
     """
     r = _set_fast(book, b, side, tick, qty, uncross)
     if r >= 0:
-        return r
-    return _set_slow(book, b, side, tick, qty, uncross)
+        return int(r)
+    return int(_set_slow(book, b, side, tick, qty, uncross))
 
 
 @_kernel
@@ -526,9 +539,9 @@ def _apply_clear(book: L2Book, b: int, sides: int, px: int) -> int:
     if sides in (F_BID, F_ASK):
         side = BID if sides == F_BID else ASK
         if px == NO_PX:
-            return _clear_side(book, b, side)
-        return _clear_through(book, b, side, px)
-    return _clear_side(book, b, BID) | _clear_side(book, b, ASK)
+            return int(_clear_side(book, b, side))
+        return int(_clear_through(book, b, side, px))
+    return int(_clear_side(book, b, BID) | _clear_side(book, b, ASK))
 
 
 # --- public kernels ---------------------------------------------------------------------------
@@ -557,7 +570,7 @@ def l2_clear(book: L2Book, b: int, side: int) -> None:
 @_kernel
 def l2_best(book: L2Book, b: int, side: int) -> int:
     """Return the best tick of ``side`` of book ``b``, or ``NO_PX`` when it is empty."""
-    return book.meta[b, M_BEST_BID + side]
+    return int(book.meta[b, M_BEST_BID + side])
 
 
 @_kernel
@@ -565,7 +578,7 @@ def l2_qty(book: L2Book, b: int, side: int, tick: int) -> int:
     """Return the lots resting at ``tick`` on ``side`` of book ``b`` (0 if none)."""
     i = tick - book.meta[b, M_LO]
     if 0 <= i < book.qty.shape[2]:
-        return book.qty[b, side, i]
+        return int(book.qty[b, side, i])
     j = _ovf_find(book, b, side, tick)
     return book.ovf_qty[b, side, j] if j >= 0 else 0
 
@@ -645,7 +658,7 @@ def l2_apply(book: L2Book, b: int, flags: int, px: int, qty: int) -> int:
             return 0
         side = BID if sides == F_BID else ASK
         r = _set_fast(book, b, side, px, qty, True)
-        return r if r >= 0 else _set_slow(book, b, side, px, qty, True)
+        return int(r if r >= 0 else _set_slow(book, b, side, px, qty, True))
     if kind == K_CLEAR:
-        return _apply_clear(book, b, sides, px)
+        return int(_apply_clear(book, b, sides, px))
     return 0

@@ -113,8 +113,8 @@ L3_UNKNOWN = -4
 L3_BAD_SIDE = -5
 L3_BAD_TICK = -6
 
-_ID_KEY = types.UniTuple(types.int64, 2)
-_LV_KEY = types.UniTuple(types.int64, 3)
+_ID_KEY = types.UniTuple(types.int64, 2)  # type: ignore[no-untyped-call]
+_LV_KEY = types.UniTuple(types.int64, 3)  # type: ignore[no-untyped-call]
 
 
 def new_l3(
@@ -158,12 +158,12 @@ def _alloc(table: np.ndarray, state: np.ndarray, free_col: int, hwm_col: int, li
     slot = state[free_col]
     if slot >= 0:
         state[free_col] = table[slot, link]
-        return slot
+        return int(slot)
     slot = state[hwm_col]
     if slot >= table.shape[0]:
         return -1
     state[hwm_col] = slot + 1
-    return slot
+    return int(slot)
 
 
 @numba.njit(cache=True)
@@ -179,8 +179,9 @@ def _link_tail(book: L3Book, b: int, slot: int) -> None:
     side = o[slot, O_SIDE]
     tick = o[slot, O_TICK]
     key = (np.int64(b), np.int64(side), np.int64(tick))
-    lv = book.lvmap.get(key, -1)
-    if lv < 0:
+    if key in book.lvmap:
+        lv = book.lvmap[key]
+    else:
         lv = _alloc(book.levels, book.state, S_LV_FREE, S_LV_HWM, LV_HEAD)
         book.levels[lv, LV_HEAD] = -1
         book.levels[lv, LV_TAIL] = -1
@@ -254,20 +255,25 @@ def _bad_tick(tick: int) -> bool:
 @numba.njit(cache=True)
 def l3_slot(book: L3Book, b: int, order_id: int) -> int:
     """Return the slot of order ``order_id`` in book ``b``, or -1."""
-    return book.ids.get((np.int64(b), np.int64(order_id)), -1)
+    key = (np.int64(b), np.int64(order_id))
+    if key in book.ids:
+        return int(book.ids[key])
+    return -1
 
 
 @numba.njit(cache=True)
 def l3_head(book: L3Book, b: int, side: int, tick: int) -> int:
     """Return the slot of the first order queued at ``tick`` on ``side``, or -1."""
-    lv = book.lvmap.get((np.int64(b), np.int64(side), np.int64(tick)), -1)
-    return book.levels[lv, LV_HEAD] if lv >= 0 else -1
+    key = (np.int64(b), np.int64(side), np.int64(tick))
+    if key in book.lvmap:
+        return int(book.levels[book.lvmap[key], LV_HEAD])
+    return -1
 
 
 @numba.njit(cache=True)
 def l3_next(book: L3Book, slot: int) -> int:
     """Return the slot queued behind ``slot`` at its level, or -1."""
-    return book.orders[slot, O_NEXT]
+    return int(book.orders[slot, O_NEXT])
 
 
 @numba.njit(cache=True)
@@ -349,7 +355,7 @@ def _reduce(book: L3Book, b: int, order_id: int, qty: int) -> int:
     left = o[slot, O_QTY]
     if qty >= left:
         _remove(book, b, slot)
-        return left
+        return int(left)
     lv = o[slot, O_LEVEL]
     o[slot, O_QTY] = left - qty
     book.levels[lv, LV_QTY] -= qty

@@ -248,16 +248,24 @@ def open_npy(path: str | Path) -> np.ndarray:
 def iter_events(path: str | Path, chunk_rows: int = DEFAULT_ROW_GROUP_ROWS) -> Iterator[np.ndarray]:
     """Yield the events of a file in chunks of at most ``chunk_rows`` rows.
 
-    ``.npy`` chunks are read-only views of the memory map; Parquet chunks are decoded one
-    batch at a time. Memory stays at one chunk whatever the file length.
+    ``.npy`` chunks are read from the file into fresh arrays (not views of a memory map:
+    pages of a map stay resident and would grow the process with the file); Parquet chunks
+    are decoded one batch at a time. Memory stays at one chunk whatever the file length.
     """
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     path = Path(path)
     if path.suffix.lower() == NPY_SUFFIX:
-        arr = open_npy(path)
-        for start in range(0, len(arr), chunk_rows):
-            yield arr[start : start + chunk_rows]
+        mapped = open_npy(path)  # checks header, dtype and shape
+        rows, offset = len(mapped), int(getattr(mapped, "offset", 0))
+        del mapped
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            for start in range(0, rows, chunk_rows):
+                chunk = np.fromfile(fh, dtype=EVENT_DTYPE, count=min(chunk_rows, rows - start))
+                if len(chunk) == 0:
+                    raise StorageError(f"{path}: file ends before its {rows} rows")
+                yield chunk
         return
     _check_exists(path)
     try:

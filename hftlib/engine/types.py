@@ -21,13 +21,13 @@ from typing import Final
 
 import numpy as np
 
-# --- sides
+# --- sides ------------------------------------------------------------------------------------
 BUY: Final = 1
 SELL: Final = -1
 BID: Final = 0
 ASK: Final = 1
 
-# --- order types and time in force
+# --- order types and time in force ------------------------------------------------------------
 OT_LIMIT: Final = 0
 OT_MARKET: Final = 1
 
@@ -40,7 +40,7 @@ TIF_IOC: Final = 2
 TIF_FOK: Final = 3
 """Fill or kill: fills completely on arrival at its limit or expires untouched."""
 
-# --- order status (local and venue view)
+# --- order status (local and venue view) ------------------------------------------------------
 ST_FREE: Final = 0
 """Slot unused."""
 ST_PENDING: Final = 1
@@ -66,13 +66,13 @@ STATUS_NAMES: Final = {
     ST_UNKNOWN: "unknown",
 }
 
-# --- requests in flight (``req`` field of an order)
+# --- requests in flight (``req`` field of an order) -------------------------------------------
 REQ_NONE: Final = 0
 REQ_NEW: Final = 1
 REQ_CANCEL: Final = 2
 REQ_MODIFY: Final = 3
 
-# --- status codes
+# --- status codes -----------------------------------------------------------------------------
 OK: Final = 0
 E_BAD_ASSET: Final = -1
 E_BAD_SIDE: Final = -2
@@ -139,7 +139,7 @@ CODE_NAMES: Final = {
     V_UNKNOWN_ORDER: "venue_unknown_order",
 }
 
-# --- instrument parameters per asset (float64 rows of ``INSTR_*`` columns)
+# --- instrument parameters per asset (float64 rows of ``INSTR_*`` columns) --------------------
 INSTR_TICK: Final = 0
 INSTR_LOT: Final = 1
 INSTR_MULT: Final = 2
@@ -151,7 +151,7 @@ INSTR_INVERSE: Final = 5
 """1.0 for inverse contracts (notional = qty * mult / price, P&L in the base coin)."""
 N_INSTR: Final = 6
 
-# --- orders
+# --- orders -----------------------------------------------------------------------------------
 ORDER_DTYPE: Final = np.dtype(
     [
         ("order_id", "<i8"),  # engine-assigned, unique per run, > 0
@@ -179,7 +179,7 @@ ORDER_DTYPE: Final = np.dtype(
 )
 """One order as the strategy sees it (``ctx.orders``) and as venues report it."""
 
-# --- fills log
+# --- fills log --------------------------------------------------------------------------------
 FILL_DTYPE: Final = np.dtype(
     [
         ("exch_ts", "<i8"),
@@ -197,7 +197,7 @@ FILL_DTYPE: Final = np.dtype(
     align=True,
 )
 
-# --- order log (one row per order state change seen locally)
+# --- order log (one row per order state change seen locally) ----------------------------------
 ORDER_LOG_DTYPE: Final = np.dtype(
     [
         ("local_ts", "<i8"),
@@ -217,7 +217,7 @@ ORDER_LOG_DTYPE: Final = np.dtype(
     align=True,
 )
 
-# --- recorder: sampled state, one row per asset per sample
+# --- recorder: sampled state, one row per asset per sample ------------------------------------
 RECORD_DTYPE: Final = np.dtype(
     [
         ("ts", "<i8"),  # local time of the sample

@@ -90,8 +90,9 @@ class L2Machine(RuleBasedStateMachine):
             for tick, qty in have[side].items():
                 assert self.model[side].get(tick) == qty
             missing += len(self.model[side]) - len(have[side])
-            best = max(self.model[side]) if side == BID else min(self.model[side])
-            assert best in have[side], "the best level was dropped"
+            if self.model[side]:
+                best = max(self.model[side]) if side == BID else min(self.model[side])
+                assert best in have[side], "the best level was dropped"
         assert missing == dropped
         self.model = have
 
