@@ -9,7 +9,9 @@ callbacks, parameters, instruments, models), streams the data through the numba 
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from hftlib.sim.backtest_loop import (
+    BAD_CURSOR,
     DONE,
     LOGS_FULL,
     LS_FILL_N,
@@ -37,7 +40,7 @@ from hftlib.sim.queue import QM_L3_FIFO, parse_queue_model
 from hftlib.sim.replay import VS_RESP_DROPPED, new_venue
 
 from hftlib.book.l3 import new_l3
-from hftlib.data.reader import DEFAULT_CHUNK_ROWS, EventStream
+from hftlib.data.reader import EventStream
 from hftlib.engine import codegen
 from hftlib.engine.context import CLK_NEXT_ID, new_context
 from hftlib.engine.strategy import load_strategy
@@ -49,6 +52,8 @@ from hftlib.risk import RiskLimits, limits_array
 from hftlib.types import EVENT_DTYPE, K_L3_ADD, K_L3_FILL, KIND_MASK
 
 LOOP_MODULE = "hftlib.sim.backtest_loop"
+BACKTEST_CHUNK_ROWS = 1 << 19
+"""Rows per chunk fed to the loop (32 MiB): few enough calls that dispatch costs nothing."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ns|us|ms|s|m|h|d)\s*$")
 _UNIT_NS = {
     "ns": 1,
@@ -167,16 +172,26 @@ def _open_data(
 
 
 def _checked_chunks(
-    chunks: Iterable[np.ndarray], n_assets: int, start: int | None, end: int | None
+    chunks: Iterable[np.ndarray],
+    n_assets: int,
+    start: int | None,
+    end: int | None,
+    checked: bool,
 ) -> Iterator[np.ndarray]:
-    """Yield chunks cut to [start, end); raise DataError on unsorted rows or unknown assets."""
+    """Yield chunks cut to [start, end); raise DataError on unsorted rows or unknown assets.
+
+    ``checked`` chunks come from the file reader, which already refuses unsorted files and
+    numbers the assets itself; arrays from the caller are checked here.
+    """
     last = np.iinfo(np.int64).min
     seen = 0
     for chunk in chunks:
         if len(chunk) == 0:
             continue
         ts = chunk["local_ts"]
-        if ts[0] < last or (len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1]))):
+        if checked:
+            pass
+        elif ts[0] < last or (len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1]))):
             bad = seen + (0 if ts[0] < last else int(np.argmax(ts[1:] < ts[:-1])) + 1)
             raise DataError(
                 "<events>",
@@ -187,7 +202,7 @@ def _checked_chunks(
         last = int(ts[-1])
         if not chunk.flags.writeable or not chunk.flags.c_contiguous:
             chunk = np.array(chunk)  # the loop is compiled for writable C arrays only
-        if int(chunk["asset"].max()) >= n_assets:
+        if not checked and int(chunk["asset"].max()) >= n_assets:
             raise DataError("<events>", seen, f"asset index beyond the {n_assets} instrument(s)")
         seen += len(chunk)
         if start is not None or end is not None:
@@ -219,6 +234,51 @@ def _seeded(spec: str, seed: int) -> str:
     if spec.strip().lower().startswith("random:") and "seed=" not in spec:
         return f"{spec},seed={seed}"
     return spec
+
+
+def _tail(pre: np.ndarray, cur: np.ndarray, start: int) -> np.ndarray:
+    """Return the rows of ``pre`` followed by ``cur`` from ``start`` on, as one new array."""
+    if start < len(pre):
+        return np.concatenate((pre[start:], cur))
+    return cur[start - len(pre) :].copy()
+
+
+def _prefetch(chunks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Read chunks in a background thread while the (GIL-free) loop runs on earlier ones.
+
+    Errors raised by the reader surface here, in order; stopping early stops the reader.
+    """
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(("chunk", chunk), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            q.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="hftlib-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _lookahead(chunks: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
@@ -285,7 +345,7 @@ def backtest(
     capital: float | None = None,
     max_orders: int = 256,
     l3_orders: int = 1 << 18,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int = BACKTEST_CHUNK_ROWS,
     progress: bool | Callable[[int], None] = False,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` and return the result.
@@ -366,7 +426,7 @@ def backtest(
     engine = codegen.engine_module(LOOP_MODULE, strat)
     t_compile = time.perf_counter()
     empty = np.zeros(0, dtype=EVENT_DTYPE)
-    engine.run(empty, 0, False, lp, ctx, venue, state)  # compiles or loads from the cache
+    engine.run(empty, empty, False, lp, ctx, venue, state)  # compiles or loads from the cache
     compile_s = time.perf_counter() - t_compile
     collector = _Collector()
     report = progress if callable(progress) else None
@@ -377,24 +437,28 @@ def backtest(
         bar = tqdm(total=src.rows, unit="ev", unit_scale=True, desc="backtest")
     run_s = 0.0
     startup_s: float | None = None
-    buf = empty
-    chunks = _checked_chunks(src.stream(), n, t_start, t_end)
+    pre, cur = empty, empty
+    chunks = _checked_chunks(src.stream(), n, t_start, t_end, checked=bool(src.files))
     seen_rows = 0
-    for chunk, final in _lookahead(chunks):
+    for chunk, final in _lookahead(_prefetch(chunks)):
+        # keep the rows the strategy has not seen (a short tail: the venue is at most one
+        # feed latency ahead); the new chunk is used as it is
         il = int(lp.state[LS_IL])
-        carry = buf[il:]
+        pre = _tail(pre, cur, il)
         lp.state[LS_IE] -= il
         lp.state[LS_IL] = 0
-        buf = np.concatenate((carry, chunk)) if len(carry) else chunk
+        cur = chunk
         while True:
             if startup_s is None:
                 startup_s = time.perf_counter() - t_call
             t0 = time.perf_counter()
-            status = engine.run(buf, len(buf), final, lp, ctx, venue, state)
+            status = engine.run(pre, cur, final, lp, ctx, venue, state)
             run_s += time.perf_counter() - t0
             if status == LOGS_FULL:
                 collector.take(lp)
                 continue
+            if status == BAD_CURSOR:
+                raise RuntimeError("backtest loop called with the venue behind the strategy")
             break
         done = int(lp.state[LS_ROWS])
         if bar is not None:

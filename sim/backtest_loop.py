@@ -44,19 +44,24 @@ from hftlib.sim.replay import (
     RS_FILL,
     RS_MODIFIED,
     RS_REQ_REJECTED,
+    TOUCH_FULL,
+    TOUCH_NONE,
+    TOUCH_QUEUE,
     VS_LIVE_N,
     VS_NOW,
+    VS_QUEUE_MODEL,
     Venue,
+    depth_at_our_level,
     next_response_ts,
     on_l3,
     on_market,
     on_request,
     pop_response,
-    touches,
+    touch,
 )
 from numba import njit
 
-from hftlib.book.l2 import l2_apply, l2_best
+from hftlib.book.l2 import L2Book, l2_apply, l2_best
 from hftlib.book.l3 import L3Book, l3_apply
 from hftlib.engine.apply import (
     apply_ack,
@@ -119,6 +124,7 @@ HAS_ON_TRADE = False
 DONE: Final = 0
 NEED_DATA: Final = 1
 LOGS_FULL: Final = 2
+BAD_CURSOR: Final = 3
 
 # loop state (int64 columns of ``Loop.state``)
 LS_IE: Final = 0  # venue cursor into the buffer
@@ -322,9 +328,8 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
 
 # --- market data at the strategy --------------------------------------------------------------
 @njit(cache=True)
-def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, ev: np.ndarray, i: int) -> None:
+def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, row: Any) -> None:
     """Rows other than L2 levels and trades: clears, order-by-order rows, top of book."""
-    row = ev[i]
     flags = row["flags"]
     asset = row["asset"]
     kind = flags & KIND_MASK
@@ -345,10 +350,121 @@ def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, ev: np.ndarray, i: int)
         _drain(lp, ctx, v)
 
 
+@njit(cache=True, _nrt=False)
+def _fast_forward(
+    ev: np.ndarray,
+    n_pre: int,
+    ie: int,
+    il: int,
+    t_pre: int,
+    t_post: int,
+    xbook: L2Book,
+    lbook: L2Book,
+    xorders: np.ndarray,
+    xlive: np.ndarray,
+    xqueue: np.ndarray,
+    qparam: float,
+    vstate: np.ndarray,
+    trade: np.ndarray,
+    latency: np.ndarray,
+    st: np.ndarray,
+    has_on_book: bool,
+    has_on_trade: bool,
+) -> tuple[int, int]:
+    """Handle rows that only update books, trades and clocks; return the new cursors.
+
+    Stops at the first event that needs more: a row that touches one of our orders, a
+    callback, another kind of row, the end of the buffer, or a request, report, timer or
+    sample that is due (``t_pre`` / ``t_post``). Compiled without reference counting: this
+    is where a backtest spends its time.
+    """
+    n = n_pre + ev.shape[0]
+    while ie < n and il < n:
+        row_e = ev[ie - n_pre]
+        te = row_e["exch_ts"]
+        if te > row_e["local_ts"]:
+            te = row_e["local_ts"]
+        if te < st[LS_VENUE_CLOCK]:
+            te = st[LS_VENUE_CLOCK]
+        row_l = ev[il - n_pre]
+        tl = row_l["local_ts"]
+        if te <= t_pre and te <= tl and te <= t_post:
+            flags = row_e["flags"]
+            kind = flags & KIND_MASK
+            asset = row_e["asset"]
+            if not (kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE):
+                break
+            n_live = vstate[VS_LIVE_N]
+            how = touch(xorders, xlive, n_live, asset, flags, row_e["px"], row_e["qty"])
+            if how == TOUCH_FULL:
+                break
+            st[LS_VENUE_CLOCK] = te
+            if te > vstate[VS_NOW]:
+                vstate[VS_NOW] = te
+            if how == TOUCH_QUEUE:
+                depth_at_our_level(
+                    xbook,
+                    xorders,
+                    xlive,
+                    n_live,
+                    xqueue,
+                    vstate[VS_QUEUE_MODEL],
+                    qparam,
+                    asset,
+                    flags,
+                    row_e["px"],
+                    row_e["qty"],
+                )
+            elif kind != K_TRADE:
+                l2_apply(xbook, asset, flags, row_e["px"], row_e["qty"])
+            ie += 1
+        elif tl < t_pre and tl <= t_post:
+            flags = row_l["flags"]
+            kind = flags & KIND_MASK
+            asset = row_l["asset"]
+            if kind == K_DEPTH or kind == K_SNAPSHOT:
+                last = (flags & F_LAST) != 0
+                if last and has_on_book:
+                    break
+                l2_apply(lbook, asset, flags, row_l["px"], row_l["qty"])
+                if last:
+                    latency[asset, LT_FEED] = tl - row_l["exch_ts"]
+            elif kind == K_TRADE and not has_on_trade:
+                tr = trade[asset]
+                tr[TR_LOCAL_TS] = tl
+                tr[TR_EXCH_TS] = row_l["exch_ts"]
+                tr[TR_PX] = row_l["px"]
+                tr[TR_QTY] = row_l["qty"]
+                tr[TR_SIDE] = BUY if (flags & F_BID) != 0 else SELL
+                latency[asset, LT_FEED] = tl - row_l["exch_ts"]
+            else:
+                break
+            st[LS_LAST_TS] = tl
+            st[LS_ROWS] += 1
+            il += 1
+        else:
+            break
+    return ie, il
+
+
 # --- the loop ---------------------------------------------------------------------------------
-@njit(cache=True)
-def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any) -> int:
-    """Advance the backtest over ``ev[:n]``; return ``DONE``, ``NEED_DATA`` or ``LOGS_FULL``."""
+@njit(cache=True, nogil=True)
+def run(
+    pre: np.ndarray, ev: np.ndarray, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any
+) -> int:
+    """Advance the backtest over the rows of ``pre`` then ``ev``.
+
+    ``pre`` holds the rows of the previous buffer the strategy has not seen yet, so a new
+    chunk is used in place, never copied. Cursors count rows of the two arrays together.
+    Return ``DONE``, ``NEED_DATA`` or ``LOGS_FULL``.
+    """
+    n_pre = pre.shape[0]
+    n = n_pre + ev.shape[0]
+    if lp.state[LS_IE] < n_pre:
+        return BAD_CURSOR  # the venue is never behind the strategy; the host broke a rule
+    # the strategy reads ``pre`` until it catches up with ``ev``; the venue reads ``ev``
+    lrows = pre if lp.state[LS_IL] < n_pre else ev
+    loff = 0 if lp.state[LS_IL] < n_pre else n_pre
     st = lp.state
     ie = st[LS_IE]
     il = st[LS_IL]
@@ -366,7 +482,7 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
     if st[LS_STARTED] == 0:
         if n == 0:
             return DONE if final else NEED_DATA
-        t0 = ev[0]["local_ts"]
+        t0 = lrows[0]["local_ts"]
         ctx.clock[CLK_NOW] = t0
         interval = st[LS_REC_INTERVAL]
         st[LS_REC_NEXT] = ((t0 + interval - 1) // interval) * interval
@@ -394,10 +510,33 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
             for k in range(n_timers):
                 t_post = min(t_post, timers[k, 0])
             stale = False
+        if il >= n_pre:
+            # plain book rows and trades on both timelines, without calls or refcounts
+            ie, il = _fast_forward(
+                ev,
+                n_pre,
+                ie,
+                il,
+                t_pre,
+                t_post,
+                xbook,
+                lbook,
+                xorders,
+                xlive,
+                v.queue,
+                v.qparam[0],
+                vstate,
+                ctx.trade,
+                ctx.latency,
+                st,
+                HAS_ON_BOOK,
+                HAS_ON_TRADE,
+            )
         # the venue's next row (exchange time, clamped so the venue clock never runs back)
         if ie < n:
-            te = ev[ie]["exch_ts"]
-            tl_ie = ev[ie]["local_ts"]
+            row_e = ev[ie - n_pre]
+            te = row_e["exch_ts"]
+            tl_ie = row_e["local_ts"]
             if te > tl_ie:
                 te = tl_ie  # a row the venue cannot have seen after the strategy did
             if te < st[LS_VENUE_CLOCK]:
@@ -408,20 +547,21 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
             result = NEED_DATA
             break
         if il < n:
-            tl = ev[il]["local_ts"]
+            tl = lrows[il - loff]["local_ts"]
         elif final:
             result = DONE
             break
         else:
             tl = _MAX
         if te <= t_pre and te <= tl and te <= t_post:
-            row = ev[ie]
+            row = row_e
             st[LS_VENUE_CLOCK] = te
             flags = row["flags"]
             kind = flags & KIND_MASK
             asset = row["asset"]
             if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
-                if touches(xorders, xlive, vstate[VS_LIVE_N], asset, flags, row["px"], row["qty"]):
+                n_live = vstate[VS_LIVE_N]
+                if touch(xorders, xlive, n_live, asset, flags, row["px"], row["qty"]) != TOUCH_NONE:
                     on_market(v, asset, flags, te, row["px"], row["qty"])
                     stale = True
                 else:  # the row changes none of our orders: the venue only keeps its book
@@ -444,7 +584,7 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
             stale = True
         elif tl <= t_post:
             clock[CLK_NOW] = tl
-            row = ev[il]
+            row = lrows[il - loff]
             flags = row["flags"]
             kind = flags & KIND_MASK
             asset = row["asset"]
@@ -469,10 +609,13 @@ def run(ev: np.ndarray, n: int, final: bool, lp: Loop, ctx: Ctx, v: Venue, state
                     _drain(lp, ctx, v)
                     stale = True
             else:
-                _local_row(lp, ctx, v, state, ev, il)
+                _local_row(lp, ctx, v, state, row)
                 stale = True
             st[LS_LAST_TS] = tl
             il += 1
+            if il == n_pre:
+                lrows = ev  # the strategy caught up with the new chunk
+                loff = n_pre
             st[LS_ROWS] += 1
         else:
             stale = True

@@ -42,7 +42,7 @@ from hftlib.sim.queue import (
 )
 from numba import njit
 
-from hftlib.book.l2 import l2_apply, l2_best, l2_depth, l2_qty
+from hftlib.book.l2 import L2Book, l2_apply, l2_best, l2_depth, l2_qty
 from hftlib.book.l3 import O_QTY, O_SEQ, O_SIDE, O_TICK, S_SEQ, l3_apply, l3_slot, new_l3
 from hftlib.engine.types import (
     ASK,
@@ -594,20 +594,27 @@ def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
         _sweep_filled(v)
 
 
-@njit(cache=True, inline="always")
-def touches(
-    orders: np.ndarray, live: np.ndarray, n_live: int, asset: int, flags: int, px: int, qty: int
-) -> bool:
-    """Return True if a market row could change one of our resting orders.
+TOUCH_NONE: Final = 0
+TOUCH_QUEUE: Final = 1
+TOUCH_FULL: Final = 2
 
-    A row matters when it is at an order's own level, when a trade reaches its price from
-    the taking side, when a new opposite level appears at or through its price, or when a
-    side is cleared. Every other row only updates the venue's book, so the loop can apply
-    it directly (the common case, kept free of calls).
+
+@njit(cache=True, inline="always")
+def touch(
+    orders: np.ndarray, live: np.ndarray, n_live: int, asset: int, flags: int, px: int, qty: int
+) -> int:
+    """Classify what a market row does to our resting orders.
+
+    ``TOUCH_NONE``: nothing (the loop just applies it to the venue's book, the common case);
+    ``TOUCH_QUEUE``: a level change at the price of our orders on their own side, which only
+    moves their queues (:func:`depth_at_our_level`); ``TOUCH_FULL``: anything that may fill
+    (a trade reaching our price from the taking side, a new opposite level at or through
+    it, a clear), handled by :func:`on_market`.
     """
     kind = flags & KIND_MASK
     if kind == K_CLEAR:
-        return n_live > 0
+        return TOUCH_FULL if n_live > 0 else TOUCH_NONE
+    result = TOUCH_NONE
     for k in range(n_live):
         o = orders[live[k]]
         if o["asset"] != asset:
@@ -616,22 +623,48 @@ def touches(
         if o["side"] == BUY:
             if kind == K_TRADE:
                 if (flags & F_ASK) != 0 and px <= opx:
-                    return True
+                    return TOUCH_FULL
             elif (flags & F_BID) != 0:
                 if px == opx:
-                    return True
+                    result = TOUCH_QUEUE
             elif qty > 0 and px <= opx:
-                return True
+                return TOUCH_FULL
         else:
             if kind == K_TRADE:
                 if (flags & F_BID) != 0 and px >= opx:
-                    return True
+                    return TOUCH_FULL
             elif (flags & F_ASK) != 0:
                 if px == opx:
-                    return True
+                    result = TOUCH_QUEUE
             elif qty > 0 and px >= opx:
-                return True
-    return False
+                return TOUCH_FULL
+    return result
+
+
+@njit(cache=True, inline="always")
+def depth_at_our_level(
+    book: L2Book,
+    orders: np.ndarray,
+    live: np.ndarray,
+    n_live: int,
+    queue: np.ndarray,
+    model: int,
+    param: float,
+    asset: int,
+    flags: int,
+    px: int,
+    qty: int,
+) -> None:
+    """Apply a ``TOUCH_QUEUE`` row: change the level, move the queues of our orders there."""
+    side = BID if (flags & F_BID) != 0 else ASK
+    prev = l2_qty(book, asset, side, px)
+    l2_apply(book, asset, flags, px, qty)
+    order_side = BUY if side == BID else SELL
+    for k in range(n_live):
+        slot = live[k]
+        o = orders[slot]
+        if o["asset"] == asset and o["side"] == order_side and o["px"] == px:
+            queue_on_depth(model, param, queue[slot], prev, l2_qty(book, asset, side, px))
 
 
 @njit(cache=True)

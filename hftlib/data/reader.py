@@ -166,7 +166,8 @@ class _SourceFeed:
                     f"{f}: local timestamps go backwards; run 'hft data validate --repair' first"
                 )
             self._last_ts = int(ts[-1])
-            tagged = np.array(chunk, dtype=EVENT_DTYPE)  # own copy: memmaps are read-only
+            # chunks from iter_events are fresh arrays, tagged in place (a view is copied first)
+            tagged = chunk if chunk.flags.writeable and chunk.base is None else chunk.copy()
             tagged["asset"] = self.asset
             self.buf = tagged if not len(self.buf) else np.concatenate([self.buf, tagged])
             return True

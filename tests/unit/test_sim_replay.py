@@ -897,3 +897,22 @@ def test_kernels_as_plain_python_match_the_compiled_ones() -> None:
         (RS_DONE, 102, 2, ST_CANCELED, OK, 0),
         (RS_REQ_REJECTED, 0, 0, REQ_CANCEL, V_UNKNOWN_ORDER, 0),
     ]
+
+
+@pytest.mark.parametrize("with_order", [False, True], ids=["idle", "resting"])
+def test_clear_through_a_price_removes_only_the_levels_up_to_it(with_order: bool) -> None:
+    """A ``K_CLEAR`` row with ``px`` set clears its side from the touch to ``px`` inclusive.
+
+    That is what :func:`hftlib.book.l2.l2_apply` (and the loop's fast path) does; on_market
+    passes ``NO_PX`` to the book instead, so the whole side goes.
+    """
+    v = venue()
+    book(v, bids=[(100, 5), (99, 8), (97, 2)], asks=[(101, 4)])
+    if with_order:
+        new_order(v, 0, 1, BUY, 97, 3)
+        assert reports(v) == [(RS_ACK, 97, 3, ST_OPEN, OK, 0)]
+    on_market(v, 0, K_CLEAR | F_BID, 300, 99, 0)
+    assert [l2_qty(v.book, 0, BID, px) for px in (100, 99, 97)] == [0, 0, 2]
+    assert l2_best(v.book, 0, BID) == 97
+    if with_order:
+        assert ahead(v) == 2.0
