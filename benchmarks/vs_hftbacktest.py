@@ -220,6 +220,31 @@ def binance_dataset(raw: Path, cache: Path, opt: str) -> DataSet:
     )
 
 
+def same_events_dataset(base: DataSet, cache: Path) -> DataSet:
+    """Return ``base``'s hftlib file also given to hftbacktest, converted row for row.
+
+    Isolates the models from the converters: both engines replay identical events on
+    identical venue and strategy clocks (see ``convert_hftlib_file(venue_clock=True)``).
+    """
+    npz = base.hftlib_path.with_suffix(".same-events.hbt.npz")
+    info = hbt_npz(
+        npz,
+        base.tick_size,
+        lambda: hbt_side.convert_hftlib_file(
+            base.hftlib_path, npz, base.tick_size, base.lot_size, venue_clock=True
+        ),
+    )
+    return replace(
+        base,
+        name=f"{base.name}_same_events",
+        hbt_path=npz,
+        hbt_events=info["rows"],
+        hbt_source_events=info["source_rows"],
+        roi=tuple(info["roi"]),
+        hbt_start_ts=info["start_ts"],
+    )
+
+
 # --- hftlib side -----------------------------------------------------------------------------
 
 
@@ -484,7 +509,7 @@ def measure_memory(small: DataSet, large: DataSet, warm: Path, with_hftlib: bool
 def fidelity(result: dict[str, Any]) -> dict[str, Any]:
     """Compare both engines' market-making fills and final equity on each data set."""
     out: dict[str, Any] = {}
-    for name in ("synthetic", "binance_usdm_btcusdt"):
+    for name in ("synthetic", "binance_usdm_btcusdt", "binance_usdm_btcusdt_same_events"):
         mm = result[name]["market_making"]
         theirs_all = {b: mm["hftbacktest"][b]["runs"][-1] for b in hbt_side.BOOK_TYPES}
         theirs = theirs_all[mm["hftbacktest_book"]]
@@ -618,6 +643,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "synthetic": synthetic_dataset(n_synth, args.cache_dir),
         "binance_usdm_btcusdt": binance_dataset(args.input, args.cache_dir, args.hbt_opt),
     }
+    datasets["binance_usdm_btcusdt_same_events"] = same_events_dataset(
+        datasets["binance_usdm_btcusdt"], args.cache_dir
+    )
     mem_small = synthetic_dataset(n_base, args.cache_dir)
     mem_large = synthetic_dataset(10 * n_base, args.cache_dir)
     warm = synthetic_npy(WARM_UP_ROWS, args.cache_dir)

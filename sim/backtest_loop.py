@@ -366,6 +366,7 @@ def _fast_forward(
     qparam: float,
     vstate: np.ndarray,
     trade: np.ndarray,
+    bbo: np.ndarray,
     latency: np.ndarray,
     st: np.ndarray,
     has_on_book: bool,
@@ -392,6 +393,12 @@ def _fast_forward(
             flags = row_e["flags"]
             kind = flags & KIND_MASK
             asset = row_e["asset"]
+            if kind == K_BBO:  # the venue matches against its depth book, not the BBO feed
+                st[LS_VENUE_CLOCK] = te
+                if te > vstate[VS_NOW]:
+                    vstate[VS_NOW] = te
+                ie += 1
+                continue
             if not (kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE):
                 break
             n_live = vstate[VS_LIVE_N]
@@ -437,6 +444,10 @@ def _fast_forward(
                 tr[TR_QTY] = row_l["qty"]
                 tr[TR_SIDE] = BUY if (flags & F_BID) != 0 else SELL
                 latency[asset, LT_FEED] = tl - row_l["exch_ts"]
+            elif kind == K_BBO and not ((flags & F_LAST) != 0 and has_on_book):
+                col = 0 if (flags & F_BID) != 0 else 2
+                bbo[asset, col] = row_l["px"]
+                bbo[asset, col + 1] = row_l["qty"]
             else:
                 break
             st[LS_LAST_TS] = tl
@@ -527,6 +538,7 @@ def run(
                 v.qparam[0],
                 vstate,
                 ctx.trade,
+                ctx.bbo,
                 ctx.latency,
                 st,
                 HAS_ON_BOOK,

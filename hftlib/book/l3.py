@@ -44,6 +44,7 @@ errors: ``L3_DUPLICATE``, ``L3_FULL``, ``L3_BAD_QTY``, ``L3_UNKNOWN``, ``L3_BAD_
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import Any
 
 import numba
 import numpy as np
@@ -117,6 +118,16 @@ _ID_KEY = types.UniTuple(types.int64, 2)  # type: ignore[no-untyped-call]
 _LV_KEY = types.UniTuple(types.int64, 3)  # type: ignore[no-untyped-call]
 
 
+@numba.njit(cache=True)
+def _new_maps() -> tuple[Any, Any]:
+    """Return the empty id and level maps (built in compiled code, so cached: creating a
+    typed Dict from Python compiles its constructor in every process, about a second)."""
+    return (
+        Dict.empty(key_type=_ID_KEY, value_type=types.int64),
+        Dict.empty(key_type=_LV_KEY, value_type=types.int64),
+    )
+
+
 def new_l3(
     n_books: int, capacity: int = 1 << 20, window: int = 1 << 16, overflow: int = 4096
 ) -> L3Book:
@@ -144,8 +155,7 @@ def new_l3(
     state = np.zeros(N_S, dtype=np.int64)
     state[S_FREE] = -1
     state[S_LV_FREE] = -1
-    ids = Dict.empty(key_type=_ID_KEY, value_type=types.int64)
-    lvmap = Dict.empty(key_type=_LV_KEY, value_type=types.int64)
+    ids, lvmap = _new_maps()
     return L3Book(l2, orders, levels, state, ids, lvmap)
 
 

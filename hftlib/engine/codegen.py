@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numba
+import numpy as np
 
 from hftlib.engine.strategy import Strategy
 
@@ -43,7 +44,8 @@ def cache_dir() -> Path:
 def _sources_digest() -> str:
     """Digest every source file of the installed hftlib packages (core, sim, strategies)."""
     h = hashlib.sha256()
-    h.update(f"{numba.__version__} {sys.version}".encode())
+    # compiled code depends on the toolchain and the environment it was built in
+    h.update(f"{numba.__version__} {np.__version__} {sys.version} {sys.prefix}".encode())
     for pkg in ("hftlib", "hftlib.sim", "hftlib.strategies"):
         spec = importlib.util.find_spec(pkg)
         if spec is None or not spec.submodule_search_locations:

@@ -20,6 +20,10 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch: pytest.Monke
         assert namespace["report"].ok
         assert namespace["meta"].rows == 50_000
         assert len(namespace["trades"]) > 0
+    if notebook.stem == "backtest_quickstart":
+        assert len(namespace["fills"]) > 0
+        assert (tmp_path / "report" / "report.html").is_file()
+        assert namespace["mine"].info["orders_submitted"] > 0
 
 
 def test_there_is_a_notebook() -> None:

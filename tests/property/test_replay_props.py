@@ -6,10 +6,11 @@ through it, so that walks and rested remainders are common), cancels and modifie
 ended and unknown orders), depth and snapshot rows, trades from either aggressor and
 clears. Statements:
 
-- **touches() is exact**: the backtest loop skips :func:`on_market` for a row when
-  :func:`touches` is False and only applies it to the venue's book. A twin venue driven that
-  way must stay byte-identical to one that always calls ``on_market`` (same book, orders,
-  queues, resting list, clock and reports).
+- **the loop's short cuts are exact**: the backtest loop asks :func:`touch` about each
+  depth/snapshot/trade row and skips :func:`on_market` unless it says ``TOUCH_FULL``: on
+  ``TOUCH_NONE`` it only applies the row to the venue's book, on ``TOUCH_QUEUE`` it calls
+  :func:`depth_at_our_level`. A twin venue driven that way must stay byte-identical to one
+  that always calls ``on_market`` (same book, orders, queues, resting list, clock, reports).
 - **accounting**: for every order the venue holds, ``leaves + filled == qty``,
   ``0 <= filled <= qty``, the reported fills add up to ``filled``, resting orders are open
   with ``leaves > 0`` and appear once in the resting list.
@@ -40,14 +41,18 @@ from hftlib.sim.replay import (
     RQ_SLOT,
     RQ_TIF,
     RS_FILL,
+    TOUCH_FULL,
+    TOUCH_QUEUE,
     VS_LIVE_N,
     VS_NOW,
+    VS_QUEUE_MODEL,
+    depth_at_our_level,
     new_venue,
     next_response_ts,
     on_market,
     on_request,
     pop_response,
-    touches,
+    touch,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -88,7 +93,7 @@ new_op = st.tuples(
     st.sampled_from([BUY, SELL]),
     st.integers(-3, 3),  # ticks through the opposite best (negative: short of it)
     st.integers(1, 20),
-    st.sampled_from([TIF_GTC, TIF_GTX, TIF_IOC, TIF_FOK]),
+    st.sampled_from([TIF_GTC, TIF_GTC, TIF_GTX, TIF_IOC, TIF_FOK]),
     st.sampled_from([OT_LIMIT, OT_LIMIT, OT_LIMIT, OT_MARKET]),
 )
 cancel_op = st.tuples(st.just("cancel"), st.integers(0, MAX_ORDERS - 1), st.booleans())
@@ -120,7 +125,9 @@ clear_op = st.tuples(
     st.just(0),
 )
 ops_st = st.lists(
-    st.one_of(new_op, new_op, cancel_op, modify_op, depth_op, depth_op, trade_op, trade_op, clear_op),
+    st.one_of(
+        new_op, new_op, cancel_op, modify_op, depth_op, depth_op, trade_op, trade_op, clear_op
+    ),
     min_size=8,
     max_size=40,
 )
@@ -224,17 +231,33 @@ class Session:
                     self.at_px_traded[hit[-1]] = self.at_px_traded.get(hit[-1], 0) + qty
         on_market(v, asset, flags, self.ts, px, qty)
         if w is not None:
-            if touches(w.orders, w.live, int(w.state[VS_LIVE_N]), asset, flags, px, qty):
-                on_market(w, asset, flags, self.ts, px, qty)
-            else:  # what the loop does instead
-                w.state[VS_NOW] = max(int(w.state[VS_NOW]), self.ts)
-                if kind != K_TRADE:
-                    l2_apply(w.book, asset, flags, px, qty)
+            self.loop_row(w, asset, flags, px, qty)
         for r in self.responses():
             oid = int(r["order_id"])
             if r["kind"] == RS_FILL and oid in hit and r["px"] == px:
                 self.at_px_filled[oid] = self.at_px_filled.get(oid, 0) + int(r["qty"])
                 self.max_single_excess = max(self.max_single_excess, int(r["qty"]) - qty)
+
+    def loop_row(self, w: Any, asset: int, flags: int, px: int, qty: int) -> None:
+        """Hand a row to the venue the way the backtest loop does."""
+        kind = flags & 0xFF
+        n_live = int(w.state[VS_LIVE_N])
+        how = (
+            TOUCH_FULL
+            if kind == K_CLEAR
+            else touch(w.orders, w.live, n_live, asset, flags, px, qty)
+        )
+        if how == TOUCH_FULL:
+            on_market(w, asset, flags, self.ts, px, qty)
+            return
+        w.state[VS_NOW] = max(int(w.state[VS_NOW]), self.ts)
+        if how == TOUCH_QUEUE:
+            model, param = int(w.state[VS_QUEUE_MODEL]), float(w.qparam[0])
+            depth_at_our_level(
+                w.book, w.orders, w.live, n_live, w.queue, model, param, asset, flags, px, qty
+            )
+        elif kind != K_TRADE:
+            l2_apply(w.book, asset, flags, px, qty)
 
     def responses(self) -> list[np.void]:
         got = _pop_all(self.v)
@@ -313,7 +336,7 @@ def _check_accounting(s: Session) -> None:
     ops=ops_st,
     qm=st.sampled_from([(QM_RISK_AVERSE, 0.0), (QM_POWER, 3.0), (QM_LOG, 0.0)]),
 )
-def test_rows_touches_rejects_change_nothing(
+def test_the_loops_short_cuts_match_on_market(
     partial: bool, book: tuple, ops: list, qm: tuple[int, float]
 ) -> None:
     s = _start(book, partial, qm[0], qm[1], twin=True)

@@ -33,14 +33,19 @@ from hftlib.sim.replay import (
     RS_FILL,
     RS_MODIFIED,
     RS_REQ_REJECTED,
+    TOUCH_FULL,
+    TOUCH_NONE,
+    TOUCH_QUEUE,
     VS_LIVE_N,
     VS_NOW,
+    VS_QUEUE_MODEL,
+    depth_at_our_level,
     new_venue,
     next_response_ts,
     on_market,
     on_request,
     pop_response,
-    touches,
+    touch,
 )
 
 from hftlib.book.l2 import l2_best, l2_qty
@@ -121,9 +126,7 @@ def venue(
     )
 
 
-def book(
-    v: Any, bids: tuple = (), asks: tuple = (), ts: int = 1, market: Any = on_market
-) -> None:
+def book(v: Any, bids: tuple = (), asks: tuple = (), ts: int = 1, market: Any = on_market) -> None:
     """Set recorded levels: ``bids`` / ``asks`` are ``(px, qty)`` pairs."""
     for px, qty in bids:
         market(v, 0, K_DEPTH | F_BID, ts, px, qty)
@@ -314,11 +317,11 @@ def test_gtc_crossing_with_partial_fills_walks_to_its_limit_and_rests_the_rest(s
 
 
 @SIDES
-def test_resting_remainder_of_a_walked_gtc_ignores_rows_touches_rejects(side: int) -> None:
-    """The loop skips on_market for rows touches() rejects, so on_market must not act on them.
+def test_resting_remainder_of_a_walked_gtc_ignores_rows_touch_rejects(side: int) -> None:
+    """The loop skips on_market for rows touch() calls TOUCH_NONE: on_market must agree.
 
     A walked GTC's remainder rests at a limit the (unconsumed) recorded levels still cross.
-    A row on our own side away from our price cannot change our order per touches(), but
+    A row on our own side away from our price cannot change our order per touch(), but
     on_market fills the whole remainder as maker because it re-checks the crossed book.
     """
     v = venue(partial=True)
@@ -326,7 +329,7 @@ def test_resting_remainder_of_a_walked_gtc_ignores_rows_touches_rejects(side: in
     new_order(v, 0, 1, side, mirror(side, 102), 10)
     assert len(reports(v)) == 2
     row = (0, K_DEPTH | own(side), mirror(side, 99), 7)
-    assert not touches(v.orders, v.live, n_live(v), *row)
+    assert touch(v.orders, v.live, n_live(v), *row) == TOUCH_NONE
     on_market(v, row[0], row[1], 300, row[2], row[3])
     assert reports(v) == []
     assert v.orders[0]["leaves"] == 3
@@ -441,7 +444,7 @@ def test_market_order_against_an_empty_side_expires(side: int, partial: bool) ->
 
 
 def resting(side: int, partial: bool = False, level: int = 5, qty: int = 10, **kw: Any) -> Any:
-    """Return a venue with our order (slot 0, id 1) resting at tick 100 (mirrored), reports drained."""
+    """Return a venue with our order (slot 0, id 1) resting at 100 (mirrored), reports read."""
     v = venue(partial=partial, **kw)
     mbook(v, side, own_levels=[(100, level), (99, 8)], opp_levels=[(101, 4), (102, 6)])
     new_order(v, 0, 1, side, mirror(side, 100), qty)
@@ -602,12 +605,12 @@ def test_clear_of_the_other_side_keeps_the_probability_models_trade_count() -> N
 def test_depth_row_without_a_side_changes_no_queue() -> None:
     """A depth row with neither side flag is ignored by the book; queues must ignore it too.
 
-    touches() rejects it (qty 0), so the loop never calls on_market for it; on_market reads
-    it as an ask row and sets the queue of a resting sell at that price to 0.
+    touch() says TOUCH_NONE (qty 0), so the loop never calls on_market for it; on_market
+    reads it as an ask row and sets the queue of a resting sell at that price to 0.
     """
     v = resting(SELL, level=5)
     row = (0, K_DEPTH, 101, 0)
-    assert not touches(v.orders, v.live, n_live(v), *row)
+    assert touch(v.orders, v.live, n_live(v), *row) == TOUCH_NONE
     on_market(v, row[0], row[1], 300, row[2], row[3])
     assert l2_qty(v.book, 0, ASK, 101) == 5
     assert ahead(v) == 5.0
@@ -823,32 +826,61 @@ def test_inverse_contract_fees_are_in_coin() -> None:
     assert rs[2]["fee"] == pytest.approx(-0.00025 * 40 * 100.0 / 30_000.0, rel=1e-12)
 
 
-# --- touches --------------------------------------------------------------------------------------
+# --- touch / depth_at_our_level (the loop's short cuts) ----------------------------------------
 
 
-def test_touches_names_the_rows_that_matter() -> None:
+@pytest.mark.parametrize("fn", [touch, touch.py_func], ids=["nb", "py"])
+def test_touch_classifies_the_rows(fn: Any) -> None:
     v = resting(BUY, level=5)  # our bid at 100
+    new_order(v, 1, 2, SELL, 104, 1)  # and an ask at 104
     args = (v.orders, v.live, n_live(v))
-    assert touches(*args, 0, K_DEPTH | F_BID, 100, 3)  # our level
-    assert touches(*args, 0, K_DEPTH | F_ASK, 100, 1)  # an ask onto our price
-    assert touches(*args, 0, K_DEPTH | F_ASK, 98, 1)  # and through it
-    assert touches(*args, 0, K_TRADE | F_ASK, 100, 1)  # a sell at our price
-    assert touches(*args, 0, K_TRADE | F_ASK, 97, 1)  # through it
-    assert touches(*args, 0, K_CLEAR | F_ASK, NO_PX, 0)
-    assert not touches(*args, 0, K_DEPTH | F_BID, 99, 3)
-    assert not touches(*args, 0, K_DEPTH | F_ASK, 101, 3)
-    assert not touches(*args, 0, K_DEPTH | F_ASK, 100, 0)  # deleting an ask
-    assert not touches(*args, 0, K_TRADE | F_ASK, 101, 1)
-    assert not touches(*args, 0, K_TRADE | F_BID, 100, 1)  # wrong aggressor
-    assert not touches(*args, 1, K_DEPTH | F_BID, 100, 3)  # another asset
-    assert not touches(v.orders, v.live, 0, 0, K_CLEAR | F_BID, NO_PX, 0)  # nothing resting
+    cases = [
+        ((0, K_DEPTH | F_BID, 100, 3), TOUCH_QUEUE),  # our level
+        ((0, K_SNAPSHOT | F_ASK, 104, 0), TOUCH_QUEUE),
+        ((0, K_DEPTH | F_ASK, 100, 1), TOUCH_FULL),  # an ask onto our price
+        ((0, K_DEPTH | F_ASK, 98, 1), TOUCH_FULL),  # and through it
+        ((0, K_DEPTH | F_BID, 104, 1), TOUCH_FULL),  # a bid onto our ask
+        ((0, K_TRADE | F_ASK, 100, 1), TOUCH_FULL),  # a sell at our price
+        ((0, K_TRADE | F_ASK, 97, 1), TOUCH_FULL),  # through it
+        ((0, K_TRADE | F_BID, 105, 1), TOUCH_FULL),
+        ((0, K_CLEAR | F_ASK, NO_PX, 0), TOUCH_FULL),
+        ((0, K_DEPTH | F_BID, 99, 3), TOUCH_NONE),
+        ((0, K_DEPTH | F_ASK, 101, 3), TOUCH_NONE),
+        ((0, K_DEPTH | F_ASK, 100, 0), TOUCH_NONE),  # deleting an ask
+        ((0, K_TRADE | F_ASK, 101, 1), TOUCH_NONE),
+        ((0, K_TRADE | F_BID, 100, 1), TOUCH_NONE),  # wrong aggressor
+        ((1, K_DEPTH | F_BID, 100, 3), TOUCH_NONE),  # another asset
+    ]
+    assert [int(fn(*args, *row)) for row, _ in cases] == [want for _, want in cases]
+    assert fn(v.orders, v.live, 0, 0, K_CLEAR | F_BID, NO_PX, 0) == TOUCH_NONE  # none resting
+
+
+@pytest.mark.parametrize("fn", [depth_at_our_level, depth_at_our_level.py_func], ids=["nb", "py"])
+@pytest.mark.parametrize("model", [QM_RISK_AVERSE, QM_POWER])
+@pytest.mark.parametrize(("px", "qty"), [(100, 3), (100, 0), (100, 9)])
+def test_depth_at_our_level_matches_on_market(fn: Any, model: int, px: int, qty: int) -> None:
+    a = resting(BUY, level=5, model=model, param=3.0)
+    b = resting(BUY, level=5, model=model, param=3.0)
+    for v in (a, b):
+        trade(v, F_ASK, 100, 2)  # some trade count for the probability models
+        new_order(v, 1, 2, BUY, 100, 4, ts=310)
+        reports(v)
+    row = (0, K_DEPTH | F_BID, px, qty)
+    assert touch(a.orders, a.live, n_live(a), *row) == TOUCH_QUEUE
+    on_market(a, row[0], row[1], 400, row[2], row[3])
+    model_id, param = int(b.state[VS_QUEUE_MODEL]), float(b.qparam[0])
+    fn(b.book, b.orders, b.live, n_live(b), b.queue, model_id, param, *row)
+    assert np.array_equal(a.queue, b.queue)
+    assert np.array_equal(a.book.qty, b.book.qty)
+    assert np.array_equal(a.book.meta, b.book.meta)
+    assert reports(a) == reports(b) == []
 
 
 # --- plain-Python kernels -------------------------------------------------------------------------
 
 
-def _script(req: Any, market: Any, touch: Any) -> tuple[list, bytes, list[bool]]:
-    """Run a session through every main branch; return reports, the order table and touches."""
+def _script(req: Any, market: Any, classify: Any) -> tuple[list, bytes, list[int]]:
+    """Run a session through every main branch; return reports, the order table and touch()."""
     v = venue(partial=True)
     book(v, bids=[(100, 5), (99, 8)], asks=[(101, 4), (102, 6)], market=market)
     new_order(v, 0, 1, BUY, 100, 10, TIF_GTX, req=req)  # rests, ahead 5
@@ -868,7 +900,7 @@ def _script(req: Any, market: Any, touch: Any) -> tuple[list, bytes, list[bool]]
         (K_DEPTH | F_ASK, 100, 3),  # an ask onto our bid
     ]
     for i, (flags, px, qty) in enumerate(rows):
-        seen.append(bool(touch(v.orders, v.live, int(v.state[VS_LIVE_N]), 0, flags, px, qty)))
+        seen.append(int(classify(v.orders, v.live, int(v.state[VS_LIVE_N]), 0, flags, px, qty)))
         market(v, 0, flags, 300 + i, px, qty)
     modify(v, 5, 6, 102, 2, ts=400, req=req)
     cancel(v, 5, 6, ts=401, req=req)
@@ -877,11 +909,12 @@ def _script(req: Any, market: Any, touch: Any) -> tuple[list, bytes, list[bool]]
 
 
 def test_kernels_as_plain_python_match_the_compiled_ones() -> None:
-    nb = _script(on_request, on_market, touches)
-    py = _script(on_request.py_func, on_market.py_func, touches.py_func)
+    nb = _script(on_request, on_market, touch)
+    py = _script(on_request.py_func, on_market.py_func, touch.py_func)
     assert py == nb
     got, _, seen = nb
-    assert seen == [True, True, True, False, True, True, True]
+    full, queue, none = TOUCH_FULL, TOUCH_QUEUE, TOUCH_NONE
+    assert seen == [full, full, queue, none, queue, full, full]
     assert got == [
         (RS_ACK, 100, 10, ST_OPEN, OK, 0),
         (RS_DONE, 100, 3, ST_REJECTED, V_WOULD_CROSS, 0),
