@@ -102,6 +102,7 @@ from hftlib.engine.types import (
     SELL,
     ST_PENDING,
 )
+from hftlib.jit import nrt_free
 from hftlib.types import (
     F_BID,
     F_LAST,
@@ -350,7 +351,7 @@ def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, row: Any) -> None:
         _drain(lp, ctx, v)
 
 
-@njit(cache=True, _nrt=False)
+@nrt_free
 def _fast_forward(
     ev: np.ndarray,
     n_pre: int,

@@ -41,13 +41,11 @@ indices validated once at set-up.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable
-from typing import Any, TypeVar
 
-import numba
 import numpy as np
 
 from hftlib.engine.types import ASK, BID
+from hftlib.jit import nrt_free, nrt_free_inline
 from hftlib.types import F_ASK, F_BID, K_CLEAR, K_DEPTH, K_SNAPSHOT, KIND_MASK, NO_PX
 
 L2Book = namedtuple("L2Book", "qty meta ovf_tick ovf_qty")
@@ -155,32 +153,19 @@ def new_l2(n_books: int, window: int = 1 << 16, overflow: int = 4096) -> L2Book:
 # --- small helpers ----------------------------------------------------------------------------
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _kernel(fn: _F) -> _F:
-    """Compile ``fn`` cached and without reference counting (it allocates nothing)."""
-    return numba.njit(cache=True, _nrt=False)(fn)  # type: ignore[call-overload, no-any-return]
-
-
-def _inline(fn: _F) -> _F:
-    """Like :func:`_kernel`, and inlined into its callers at numba's IR level."""
-    return numba.njit(cache=True, inline="always", _nrt=False)(fn)  # type: ignore[call-overload, no-any-return]
-
-
-@_inline
+@nrt_free_inline
 def _better(side: int, a: int, b: int) -> bool:
     """True when tick ``a`` is nearer the touch than tick ``b`` on ``side``."""
     return a > b if side == BID else a < b
 
 
-@_inline
+@nrt_free_inline
 def _beyond(side: int, lo: int, width: int, tick: int) -> bool:
     """True when ``tick`` is outside the window on the touch side of ``side``."""
     return tick >= lo + width if side == BID else tick < lo
 
 
-@_inline
+@nrt_free_inline
 def _ovf_find(book: L2Book, b: int, side: int, tick: int) -> int:
     """Return the overflow index of ``tick`` on ``side``, or -1."""
     for j in range(book.meta[b, M_N_OVF_BID + side]):
@@ -189,7 +174,7 @@ def _ovf_find(book: L2Book, b: int, side: int, tick: int) -> int:
     return -1
 
 
-@_kernel
+@nrt_free
 def _ovf_remove(book: L2Book, b: int, side: int, j: int) -> None:
     """Remove overflow entry ``j`` (swap with the last); the level count is the caller's."""
     meta = book.meta
@@ -201,7 +186,7 @@ def _ovf_remove(book: L2Book, b: int, side: int, j: int) -> None:
     meta[b, M_N_OVF_BID + side] = last
 
 
-@_kernel
+@nrt_free
 def _ovf_push(book: L2Book, b: int, side: int, tick: int, q: int) -> int:
     """Store a level already counted in ``M_N_*`` in the overflow; return 1 if it stayed.
 
@@ -232,7 +217,7 @@ def _ovf_push(book: L2Book, b: int, side: int, tick: int, q: int) -> int:
 # --- re-centring ------------------------------------------------------------------------------
 
 
-@_kernel
+@nrt_free
 def _rotate_left(row: np.ndarray, r: int) -> None:
     """Rotate ``row`` left by ``r`` in place (three reversals: no scratch memory)."""
     n = len(row)
@@ -243,7 +228,7 @@ def _rotate_left(row: np.ndarray, r: int) -> None:
             hi -= 1
 
 
-@_kernel
+@nrt_free
 def _recenter(book: L2Book, b: int, new_lo: int) -> None:
     """Move the window of book ``b`` to start at ``new_lo``: O(W + C), no allocation.
 
@@ -307,7 +292,7 @@ def _recenter(book: L2Book, b: int, new_lo: int) -> None:
         meta[b, M_OUT_BID + side] = out
 
 
-@_kernel
+@nrt_free
 def _maybe_recenter(book: L2Book, b: int, side: int) -> None:
     """Re-centre the window when the best of ``side`` (which just moved) left its inner 3/4.
 
@@ -331,7 +316,7 @@ def _maybe_recenter(book: L2Book, b: int, side: int) -> None:
 # --- level updates ----------------------------------------------------------------------------
 
 
-@_kernel
+@nrt_free
 def _find_best(book: L2Book, b: int, side: int, old: int) -> None:
     """Set the best of ``side`` after its best level at tick ``old`` was removed."""
     meta = book.meta
@@ -360,7 +345,7 @@ def _find_best(book: L2Book, b: int, side: int, old: int) -> None:
     meta[b, M_BEST_BID + side] = cand
 
 
-@_kernel
+@nrt_free
 def _delete(book: L2Book, b: int, side: int, tick: int) -> int:
     """Remove the level at ``tick``; return 1 if there was one. No re-centring."""
     meta = book.meta
@@ -380,7 +365,7 @@ def _delete(book: L2Book, b: int, side: int, tick: int) -> int:
     return 1
 
 
-@_kernel
+@nrt_free
 def _uncross(book: L2Book, b: int, side: int, tick: int) -> int:
     """Remove the opposite side's levels crossed by a level of ``side`` at ``tick``."""
     opp = 1 - side
@@ -395,7 +380,7 @@ def _uncross(book: L2Book, b: int, side: int, tick: int) -> int:
     return removed
 
 
-@_kernel
+@nrt_free
 def _set_fast(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: bool) -> int:
     """Try the common update: return 1 / 0 (changed or not), or -1 for the general path.
 
@@ -439,7 +424,7 @@ def _set_fast(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: boo
     return 1 if old != qty else 0
 
 
-@_kernel
+@nrt_free
 def _set_slow(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: bool) -> int:
     """Set a level in the general case (see :func:`set_level`)."""
     meta = book.meta
@@ -490,7 +475,7 @@ def _set_slow(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: boo
     return changed
 
 
-@_inline
+@nrt_free_inline
 def set_level(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: bool) -> int:
     """Set the absolute size at ``tick`` (``qty <= 0`` deletes); return 1 if the book changed.
 
@@ -502,7 +487,7 @@ def set_level(book: L2Book, b: int, side: int, tick: int, qty: int, uncross: boo
     return int(_set_slow(book, b, side, tick, qty, uncross))
 
 
-@_kernel
+@nrt_free
 def _clear_side(book: L2Book, b: int, side: int) -> int:
     """Empty one side of book ``b``; return 1 if it had levels."""
     meta = book.meta
@@ -518,7 +503,7 @@ def _clear_side(book: L2Book, b: int, side: int) -> int:
     return 1 if had else 0
 
 
-@_kernel
+@nrt_free
 def _clear_through(book: L2Book, b: int, side: int, tick: int) -> int:
     """Remove the levels of ``side`` from the touch to ``tick`` inclusive; return 1 if any."""
     meta = book.meta
@@ -533,7 +518,7 @@ def _clear_through(book: L2Book, b: int, side: int, tick: int) -> int:
     return changed
 
 
-@_kernel
+@nrt_free
 def _apply_clear(book: L2Book, b: int, sides: int, px: int) -> int:
     """Apply a ``K_CLEAR`` row with side bits ``sides`` (see :func:`l2_apply`)."""
     if sides in (F_BID, F_ASK):
@@ -547,7 +532,7 @@ def _apply_clear(book: L2Book, b: int, sides: int, px: int) -> int:
 # --- public kernels ---------------------------------------------------------------------------
 
 
-@_inline
+@nrt_free_inline
 def l2_set(book: L2Book, b: int, side: int, tick: int, qty: int) -> None:
     """Set the absolute size ``qty`` lots at ``tick`` on ``side`` of book ``b``.
 
@@ -558,7 +543,7 @@ def l2_set(book: L2Book, b: int, side: int, tick: int, qty: int) -> None:
         _set_slow(book, b, side, tick, qty, True)
 
 
-@_kernel
+@nrt_free
 def l2_clear(book: L2Book, b: int, side: int) -> None:
     """Remove every level of ``side`` (``BID``, ``ASK``, or ``CLEAR_BOTH`` = -1) of book ``b``."""
     if side in (BID, CLEAR_BOTH):
@@ -567,13 +552,13 @@ def l2_clear(book: L2Book, b: int, side: int) -> None:
         _clear_side(book, b, ASK)
 
 
-@_kernel
+@nrt_free
 def l2_best(book: L2Book, b: int, side: int) -> int:
     """Return the best tick of ``side`` of book ``b``, or ``NO_PX`` when it is empty."""
     return int(book.meta[b, M_BEST_BID + side])
 
 
-@_kernel
+@nrt_free
 def l2_qty(book: L2Book, b: int, side: int, tick: int) -> int:
     """Return the lots resting at ``tick`` on ``side`` of book ``b`` (0 if none)."""
     i = tick - book.meta[b, M_LO]
@@ -583,7 +568,7 @@ def l2_qty(book: L2Book, b: int, side: int, tick: int) -> int:
     return book.ovf_qty[b, side, j] if j >= 0 else 0
 
 
-@_inline
+@nrt_free_inline
 def _ovf_next(book: L2Book, b: int, side: int, after: int) -> int:
     """Return the overflow index of the best level worse than tick ``after`` (any if NO_PX)."""
     pick = -1
@@ -596,7 +581,7 @@ def _ovf_next(book: L2Book, b: int, side: int, after: int) -> int:
     return pick
 
 
-@_kernel
+@nrt_free
 def l2_depth(book: L2Book, b: int, side: int, out_tick: np.ndarray, out_qty: np.ndarray) -> int:
     """Write the levels of ``side`` from the touch outward; return how many were written.
 
@@ -642,7 +627,7 @@ def l2_depth(book: L2Book, b: int, side: int, out_tick: np.ndarray, out_qty: np.
     return k
 
 
-@_inline
+@nrt_free_inline
 def l2_apply(book: L2Book, b: int, flags: int, px: int, qty: int) -> int:
     """Apply one event row to book ``b``; return 1 if the book changed.
 

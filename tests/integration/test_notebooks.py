@@ -24,6 +24,7 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch: pytest.Monke
         assert len(namespace["fills"]) > 0
         assert (tmp_path / "report" / "report.html").is_file()
         assert namespace["mine"].info["orders_submitted"] > 0
+        assert abs(namespace["own_fills"]["position"]).max() <= 50  # the risk cap held
 
 
 def test_there_is_a_notebook() -> None:

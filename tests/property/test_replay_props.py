@@ -184,10 +184,17 @@ def _diff(a: Any, b: Any) -> list[str]:
     ]
 
 
+# Calling a compiled kernel with the whole venue from Python costs ~1 ms (numba types the
+# namedtuple on every call), so reports are read with the plain-Python forms of the two
+# small accessors; rows and requests still go through the compiled kernels.
+_next_ts = next_response_ts.py_func
+_pop = pop_response.py_func
+
+
 def _pop_all(v: Any) -> list[np.void]:
     out = []
-    while next_response_ts(v) != np.iinfo(np.int64).max:
-        out.append(v.resp[pop_response(v)].copy())
+    while _next_ts(v) != np.iinfo(np.int64).max:
+        out.append(v.resp[_pop(v)].copy())
     return out
 
 
@@ -301,11 +308,12 @@ class Session:
 def _start(book: tuple, partial: bool, model: int, param: float, twin: bool) -> Session:
     s = Session(_venue(partial, model, param), _venue(partial, model, param) if twin else None)
     bids, asks = book
-    for asset in (0, 1):
-        for px, qty in bids:
-            s.row(asset, K_DEPTH | F_BID, px, qty)
-        for px, qty in asks:
-            s.row(asset, K_DEPTH | F_ASK, px + asset, qty)
+    for x in s.venues():  # no orders yet: on_market would only apply the rows to the book
+        for asset in (0, 1):
+            for px, qty in bids:
+                l2_apply(x.book, asset, K_DEPTH | F_BID, px, qty)
+            for px, qty in asks:
+                l2_apply(x.book, asset, K_DEPTH | F_ASK, px + asset, qty)
     return s
 
 
