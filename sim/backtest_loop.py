@@ -383,6 +383,11 @@ def _fast_forward(
     n = n_pre + ev.shape[0]
     while ie < n and il < n:
         row_e = ev[ie - n_pre]
+        if row_e["flags"] & KIND_MASK == K_BBO:
+            # the venue matches against its depth book, not the top-of-book feed: skip it
+            # now, so neither its timestamp nor its place in the stream holds back depth rows
+            ie += 1
+            continue
         te = row_e["exch_ts"]
         if te > row_e["local_ts"]:
             te = row_e["local_ts"]
@@ -394,12 +399,6 @@ def _fast_forward(
             flags = row_e["flags"]
             kind = flags & KIND_MASK
             asset = row_e["asset"]
-            if kind == K_BBO:  # the venue matches against its depth book, not the BBO feed
-                st[LS_VENUE_CLOCK] = te
-                if te > vstate[VS_NOW]:
-                    vstate[VS_NOW] = te
-                ie += 1
-                continue
             if not (kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE):
                 break
             n_live = vstate[VS_LIVE_N]
@@ -552,8 +551,8 @@ def run(
             tl_ie = row_e["local_ts"]
             if te > tl_ie:
                 te = tl_ie  # a row the venue cannot have seen after the strategy did
-            if te < st[LS_VENUE_CLOCK]:
-                te = st[LS_VENUE_CLOCK]
+            if te < st[LS_VENUE_CLOCK] or row_e["flags"] & KIND_MASK == K_BBO:
+                te = st[LS_VENUE_CLOCK]  # (the venue skips BBO rows at once: _fast_forward)
         elif final:
             te = _MAX
         else:
@@ -568,11 +567,12 @@ def run(
             tl = _MAX
         if te <= t_pre and te <= tl and te <= t_post:
             row = row_e
-            st[LS_VENUE_CLOCK] = te
             flags = row["flags"]
             kind = flags & KIND_MASK
             asset = row["asset"]
-            if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
+            if kind == K_BBO:
+                pass  # see _fast_forward: the venue ignores the BBO feed, clock included
+            elif kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
                 n_live = vstate[VS_LIVE_N]
                 if touch(xorders, xlive, n_live, asset, flags, row["px"], row["qty"]) != TOUCH_NONE:
                     on_market(v, asset, flags, te, row["px"], row["qty"])
@@ -588,6 +588,8 @@ def run(
             else:
                 on_market(v, asset, flags, te, row["px"], row["qty"])
                 stale = True
+            if kind != K_BBO:
+                st[LS_VENUE_CLOCK] = te
             ie += 1
         elif t_pre <= tl and t_pre <= t_post:
             h = st[LS_RQ_HEAD]
