@@ -207,3 +207,62 @@ def test_bad_input_fails_before_the_loop(npy: Path, events: np.ndarray, tmp_path
         hftlib.backtest(None, [npy], queue="fastest")
     with pytest.raises(BacktestError, match="duration"):
         hftlib.backtest(None, [npy], record_interval="often")
+
+
+def _rows(spec: list[tuple[int, int, int, int, int]]) -> np.ndarray:
+    from hftlib.types import EVENT_DTYPE
+
+    out = np.zeros(len(spec), dtype=EVENT_DTYPE)
+    for i, (flags, exch, local, px, qty) in enumerate(spec):
+        out[i]["flags"] = flags
+        out[i]["exch_ts"] = exch
+        out[i]["local_ts"] = local
+        out[i]["px"] = px
+        out[i]["qty"] = qty
+    return out
+
+
+def test_top_of_book_rows_do_not_hold_back_the_venue(tmp_path: Path) -> None:
+    """A BBO row with a later exchange time must not delay the depth rows behind it.
+
+    The depth row (exch 2.5 ms) raises the bid through our post-only sell (sent at 1 ms,
+    arriving at 3 ms); it happened first at the venue, so the order is rejected, whatever
+    the BBO feed's own timestamp (4 ms) in front of it in local order.
+    """
+    from hftlib.types import F_ASK, F_BID, F_LAST, K_BBO, K_DEPTH, K_SNAPSHOT
+
+    ms = 1_000_000
+    t0 = 1_700_000_000_000_000_000
+    events = _rows(
+        [
+            (K_SNAPSHOT | F_BID, t0, t0, 1000, 10),
+            (K_SNAPSHOT | F_ASK | F_LAST, t0, t0, 1002, 10),
+            (K_BBO | F_BID | F_LAST, t0 + 4 * ms, t0 + 5 * ms, 1000, 10),
+            (K_DEPTH | F_BID | F_LAST, t0 + 2 * ms + ms // 2, t0 + 6 * ms, 1004, 7),
+            (K_DEPTH | F_ASK | F_LAST, t0 + 9 * ms, t0 + 10 * ms, 1010, 1),
+        ]
+    )
+    path = tmp_path / "post_only_sell.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from numba import njit
+            from hftlib.engine.actions import now, set_timer, submit
+            from hftlib.engine.types import OT_LIMIT, SELL, TIF_GTX
+
+            @njit(cache=True)
+            def on_start(ctx, state):
+                set_timer(ctx, 0, now(ctx) + 1_000_000, 0)
+
+            @njit(cache=True)
+            def on_timer(ctx, state, timer_id):
+                submit(ctx, 0, SELL, 1003, 1, TIF_GTX, OT_LIMIT, -1)
+            """
+        )
+    )
+    res = hftlib.backtest(str(path), events, instruments=[synthetic_instrument()], latency="2ms")
+    from hftlib.engine.types import ST_REJECTED, V_WOULD_CROSS
+
+    final = res.orders_log[-1]
+    assert (final["status"], final["reason"]) == (ST_REJECTED, V_WOULD_CROSS)
+    assert len(res.fills) == 0
