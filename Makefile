@@ -40,6 +40,7 @@ test: lint
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_convert_binance.py --runs 5
+	$(BENCH_VENV)/bin/python benchmarks/vs_hftbacktest.py --json
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build .pytest_cache .hypothesis
