@@ -10,7 +10,6 @@ callbacks, parameters, instruments, models), streams the data through the numba 
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ from hftlib.sim.backtest_loop import (
 )
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.latency import LatencyModel, parse_latency
+from hftlib.sim.latency import parse_duration as latency_duration
 from hftlib.sim.queue import QM_L3_FIFO, parse_queue_model
 from hftlib.sim.replay import VS_RESP_DROPPED, new_venue
 
@@ -54,16 +54,6 @@ from hftlib.types import EVENT_DTYPE, K_L3_ADD, K_L3_FILL, KIND_MASK
 LOOP_MODULE = "hftlib.sim.backtest_loop"
 BACKTEST_CHUNK_ROWS = 1 << 19
 """Rows per chunk fed to the loop (32 MiB): few enough calls that dispatch costs nothing."""
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(ns|us|ms|s|m|h|d)\s*$")
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-    "d": 86400 * 10**9,
-}
 
 
 class BacktestError(HftlibError, ValueError):
@@ -77,10 +67,10 @@ def parse_duration(value: str | int | float, what: str) -> int:
     if isinstance(value, int | float):
         ns = int(value)
     else:
-        m = _DURATION.match(value)
-        if not m:
-            raise BacktestError(f"{what}: {value!r} is not a duration like 500ms, 1s, 5m")
-        ns = int(float(m.group(1)) * _UNIT_NS[m.group(2)])
+        try:
+            ns = latency_duration(value)
+        except ValueError as exc:
+            raise BacktestError(f"{what}: {exc}") from None
     if ns <= 0:
         raise BacktestError(f"{what} must be positive, got {value!r}")
     return ns

@@ -234,8 +234,17 @@ def from_file(path: str | Path) -> LatencyModel:
 
 # --- CLI specs ---------------------------------------------------------------------------------
 
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$")
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s|m|h|d)?\s*$")
 
 LATENCY_SPEC_HELP = (
     "latency spec: DURATION (same entry and response), constant:ENTRY,RESPONSE, "
@@ -246,10 +255,12 @@ LATENCY_SPEC_HELP = (
 
 
 def parse_duration(text: str) -> int:
-    """Parse ``"2ms"``, ``"500us"``, ``"1.5s"`` or ``"250"`` (ns) into int ns."""
+    """Parse ``"2ms"``, ``"500us"``, ``"1.5s"``, ``"5m"`` or ``"250"`` (bare: ns) into int ns."""
     m = _DURATION.match(text)
     if m is None:
-        raise ValueError(f"bad duration {text!r}; use a number with ns, us, ms or s (e.g. 2ms)")
+        raise ValueError(
+            f"bad duration {text!r}; use a number with ns, us, ms, s, m, h or d (e.g. 2ms)"
+        )
     value = float(m.group(1)) * _UNITS[m.group(2) or "ns"]
     return int(round(value))
 
