@@ -79,7 +79,8 @@ from hftlib.types import F_ASK, F_BID, K_CLEAR, K_DEPTH, K_SNAPSHOT, K_TRADE, NO
 
 MAX_ORDERS = 6
 TICKS = st.integers(94, 107)
-SETTINGS = settings(max_examples=120, deadline=None)
+ASSETS = st.sampled_from([0, 0, 1])  # asset 1 is there to test the asset checks
+SETTINGS = settings(max_examples=150, deadline=None)
 
 # --- generated sessions ---------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ initial_book = st.tuples(
 )
 new_op = st.tuples(
     st.just("new"),
-    st.integers(0, 1),  # asset
+    ASSETS,
     st.sampled_from([BUY, SELL]),
     st.integers(-3, 3),  # ticks through the opposite best (negative: short of it)
     st.integers(1, 20),
@@ -102,7 +103,7 @@ modify_op = st.tuples(
 )
 depth_op = st.tuples(
     st.just("row"),
-    st.integers(0, 1),
+    ASSETS,
     st.sampled_from([K_DEPTH, K_DEPTH, K_SNAPSHOT]),
     st.sampled_from([F_BID, F_ASK]),
     TICKS,
@@ -110,7 +111,7 @@ depth_op = st.tuples(
 )
 trade_op = st.tuples(
     st.just("row"),
-    st.integers(0, 1),
+    ASSETS,
     st.just(K_TRADE),
     st.sampled_from([F_BID, F_ASK]),
     TICKS,
@@ -118,7 +119,7 @@ trade_op = st.tuples(
 )
 clear_op = st.tuples(
     st.just("row"),
-    st.integers(0, 1),
+    ASSETS,
     st.just(K_CLEAR),
     st.sampled_from([F_BID, F_ASK, F_BID | F_ASK]),
     st.sampled_from([NO_PX, 97, 100, 101, 104]),
@@ -126,7 +127,16 @@ clear_op = st.tuples(
 )
 ops_st = st.lists(
     st.one_of(
-        new_op, new_op, cancel_op, modify_op, depth_op, depth_op, trade_op, trade_op, clear_op
+        new_op,
+        new_op,
+        new_op,
+        cancel_op,
+        modify_op,
+        depth_op,
+        depth_op,
+        trade_op,
+        trade_op,
+        clear_op,
     ),
     min_size=8,
     max_size=40,
