@@ -332,9 +332,10 @@ def test_exact_fifo_on_l3_data(tmp_path: Path) -> None:
 
 def test_the_loop_runs_the_same_as_plain_python(npy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every branch of the loop, run as Python (coverage sees it), matches the compiled run."""
+    from hftlib.sim.backtest import LOOP_MODULE
+
     from hftlib.engine import codegen
     from hftlib.engine.strategy import load_strategy
-    from hftlib.sim.backtest import LOOP_MODULE
 
     kwargs = {"params": MM, "latency": "random:1ms,1ms,0.3", "start": None}
     events = np.load(npy)[:20_000]
