@@ -338,9 +338,10 @@ def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, row: Any) -> None:
         col = 0 if (flags & F_BID) != 0 else 2
         ctx.bbo[asset, col] = row["px"]
         ctx.bbo[asset, col + 1] = row["qty"]
-    elif kind == K_CLEAR:
-        l3_apply(lp.l3, asset, flags, -1, NO_PX, 0)
-        l2_apply(ctx.book, asset, flags, NO_PX, 0)
+    elif kind == K_CLEAR:  # a whole side (with its L3 orders), or one side through a price
+        if row["px"] == NO_PX:
+            l3_apply(lp.l3, asset, flags, -1, NO_PX, 0)
+        l2_apply(ctx.book, asset, flags, row["px"], 0)
     elif kind >= K_L3_ADD and kind <= K_L3_FILL:
         l3_apply(lp.l3, asset, flags, row["order_id"], row["px"], row["qty"])
     else:

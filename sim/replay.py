@@ -412,10 +412,20 @@ def _is_resting(v: Venue, slot: int, order_id: int) -> bool:
 
 
 @njit(cache=True)
+def _refuse(v: Venue, slot: int, order_id: int, req: int) -> None:
+    """Report a cancel or modify for an order the venue no longer has, by the id asked for."""
+    st = v.state
+    before = st[VS_RESP_N]
+    _respond(v, RS_REQ_REJECTED, slot, 0, 0, req, V_UNKNOWN_ORDER, 0, 0.0)
+    if st[VS_RESP_N] > before:
+        v.resp[(st[VS_RESP_HEAD] + st[VS_RESP_N] - 1) % v.resp.shape[0]]["order_id"] = order_id
+
+
+@njit(cache=True)
 def _cancel(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
     if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
-        _respond(v, RS_REQ_REJECTED, slot, 0, 0, REQ_CANCEL, V_UNKNOWN_ORDER, 0, 0.0)
+        _refuse(v, slot, rq[RQ_ORDER_ID], REQ_CANCEL)
         return
     _unrest(v, slot)
     _end(v, slot, ST_CANCELED, OK)
@@ -425,7 +435,7 @@ def _cancel(v: Venue, rq: np.ndarray) -> None:
 def _modify(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
     if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
-        _respond(v, RS_REQ_REJECTED, slot, 0, 0, REQ_MODIFY, V_UNKNOWN_ORDER, 0, 0.0)
+        _refuse(v, slot, rq[RQ_ORDER_ID], REQ_MODIFY)
         return
     o = v.orders[slot]
     asset = o["asset"]
@@ -535,10 +545,15 @@ def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
 
 
 @njit(cache=True)
-def _clear(v: Venue, asset: int, flags: int) -> None:
-    """Clear side(s) of the book: recorded L3 orders first, then any L2 levels left."""
-    l3_apply(v.l3, asset, flags, -1, NO_PX, 0)
-    l2_apply(v.book, asset, flags, NO_PX, 0)
+def _clear(v: Venue, asset: int, flags: int, px: int) -> None:
+    """Clear side(s) of the book, or one side from the touch through ``px``.
+
+    A whole-side clear also removes the recorded L3 orders there; L3 feeds never clear
+    through a price.
+    """
+    if px == NO_PX:
+        l3_apply(v.l3, asset, flags, -1, NO_PX, 0)
+    l2_apply(v.book, asset, flags, px, 0)
 
 
 @njit(cache=True)
@@ -548,48 +563,54 @@ def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
     n_live = v.state[VS_LIVE_N]
     if n_live == 0:
         if kind == K_CLEAR:
-            _clear(v, asset, flags)
+            _clear(v, asset, flags, px)
         else:
             l2_apply(v.book, asset, flags, px, qty)
         return
-    side = BID if (flags & F_BID) != 0 else ASK
+    sides = flags & (F_BID | F_ASK)
+    if kind != K_CLEAR and sides != F_BID and sides != F_ASK:
+        return  # a level row without exactly one side: the book ignores it, so do we
+    side = BID if sides == F_BID else ASK
     if kind == K_CLEAR:  # rare: remember each order's level size, clear, then move the queues
         before = np.zeros(n_live, dtype=np.int64)
         for k in range(n_live):
             o = v.orders[v.live[k]]
             before[k] = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
-        _clear(v, asset, flags)
+        _clear(v, asset, flags, px)
         for k in range(n_live):
             slot = v.live[k]
             o = v.orders[slot]
             if o["asset"] == asset:
                 after = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
-                queue_on_depth(
-                    v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], before[k], after
-                )
+                if after != before[k]:  # an untouched level keeps its queue state
+                    queue_on_depth(
+                        v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], before[k], after
+                    )
         return
     prev = l2_qty(v.book, asset, side, px)
     l2_apply(v.book, asset, flags, px, qty)
+    new = l2_qty(v.book, asset, side, px)
     touched = False
-    best_bid = l2_best(v.book, asset, BID)
-    best_ask = l2_best(v.book, asset, ASK)
     for k in range(n_live):
         slot = v.live[k]
         o = v.orders[slot]
         if o["asset"] != asset:
             continue
+        # an order fills when the row is a new level on the other side at or through its
+        # price (the rule touch() relies on; a crossed remainder left by a walk waits for
+        # such a row or a trade through it)
         if o["side"] == BUY:
-            if best_ask != NO_PX and best_ask <= o["px"]:
+            if side == ASK and qty > 0 and px <= o["px"]:
                 _fill(v, slot, o["px"], o["leaves"], True)
                 touched = True
             elif side == BID and px == o["px"]:
-                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, qty)
+                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, new)
         else:
-            if best_bid != NO_PX and best_bid >= o["px"]:
+            if side == BID and qty > 0 and px >= o["px"]:
                 _fill(v, slot, o["px"], o["leaves"], True)
                 touched = True
             elif side == ASK and px == o["px"]:
-                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, qty)
+                queue_on_depth(v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], prev, new)
     if touched:
         _sweep_filled(v)
 

@@ -54,7 +54,7 @@ from hftlib.sim.replay import (
     pop_response,
     touch,
 )
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hftlib.book.l2 import l2_apply, l2_best
@@ -349,6 +349,22 @@ def _check_accounting(s: Session) -> None:
 
 @pytest.mark.parametrize("partial", [False, True], ids=["nopartial", "partial"])
 @SETTINGS
+# a walked GTC's remainder rests crossed (partial fills), then a row on our side elsewhere
+# (TOUCH_NONE) or at another order's level (TOUCH_QUEUE): random search finds it only often
+@example(
+    book=([(99, 6)], [(101, 3), (102, 4)]),
+    ops=[("new", 0, BUY, 1, 10, TIF_GTC, OT_LIMIT), ("row", 0, K_DEPTH, F_BID, 99, 7)],
+    qm=(QM_RISK_AVERSE, 0.0),
+)
+@example(
+    book=([(99, 6)], [(101, 3), (102, 4)]),
+    ops=[
+        ("new", 0, BUY, -3, 2, TIF_GTX, OT_LIMIT),
+        ("new", 0, BUY, 1, 10, TIF_GTC, OT_LIMIT),
+        ("row", 0, K_DEPTH, F_BID, 98, 2),
+    ],
+    qm=(QM_RISK_AVERSE, 0.0),
+)
 @given(
     book=initial_book,
     ops=ops_st,
