@@ -180,7 +180,7 @@ def new_loop(
 
 
 # --- logs -------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
     n = lp.state[LS_OLOG_N]
     if n >= lp.olog.shape[0]:
@@ -203,7 +203,7 @@ def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
     lp.state[LS_OLOG_N] = n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _log_fill(
     lp: Loop, ctx: Ctx, slot: int, exch_ts: int, px: int, qty: int, maker: int, fee: float
 ) -> None:
@@ -255,7 +255,7 @@ def _record(lp: Loop, ctx: Ctx, ts: int) -> None:
 
 
 # --- requests out -----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
     """Send every request the strategy queued, with the entry latency."""
     n_out = ctx.clock[CLK_OUT_N]
@@ -297,7 +297,7 @@ def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
 
 
 # --- reports in -------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
     i = pop_response(v)
     r = v.resp[i]

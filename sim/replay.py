@@ -192,7 +192,7 @@ def new_venue(
 
 
 # --- responses --------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _respond(
     v: Venue,
     kind: int,
@@ -265,7 +265,7 @@ def _unrest(v: Venue, slot: int) -> None:
             return
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fill(v: Venue, slot: int, px: int, qty: int, maker: bool) -> None:
     o = v.orders[slot]
     asset = o["asset"]
@@ -470,7 +470,7 @@ def _modify(v: Venue, rq: np.ndarray) -> None:
     _respond(v, RS_MODIFIED, slot, new_px, new_leaves, ST_OPEN, OK, 0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def on_request(v: Venue, rq: np.ndarray) -> None:
     """Handle one request row (``RQ_*`` columns) arriving at the venue."""
     if rq[RQ_ARRIVE_TS] > v.state[VS_NOW]:

@@ -51,7 +51,7 @@ def _close(ctx: Ctx, slot: int) -> None:
     ctx.open_state[asset, OP_BUY_LOTS if o["side"] == BUY else OP_SELL_LOTS] -= o["leaves"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -> bool:
     """The venue accepted a new order and it rests in the book."""
     if not _mine(ctx, slot, order_id):
@@ -70,7 +70,7 @@ def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_fill(
     ctx: Ctx,
     slot: int,
@@ -117,7 +117,7 @@ def apply_fill(
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_done(
     ctx: Ctx, slot: int, order_id: int, status: int, reason: int, exch_ts: int, local_ts: int
 ) -> bool:
@@ -141,7 +141,7 @@ def apply_done(
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_modified(
     ctx: Ctx, slot: int, order_id: int, px: int, leaves: int, exch_ts: int, local_ts: int
 ) -> bool:
@@ -164,7 +164,7 @@ def apply_modified(
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_request_rejected(
     ctx: Ctx, slot: int, order_id: int, req: int, reason: int, exch_ts: int, local_ts: int
 ) -> bool:
