@@ -233,6 +233,8 @@ def _entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
     every later call passes arguments of exactly these types (fresh C-contiguous writable
     event arrays, the same state objects), so the overload can be called directly.
     """
+    if not hasattr(dispatcher, "overloads"):
+        return dispatcher  # a plain Python function (the loop run uncompiled, in tests)
     sig = tuple(dispatcher.typeof_pyval(a) for a in args)
     overload = dispatcher.overloads.get(sig)
     return dispatcher if overload is None else overload.entry_point
