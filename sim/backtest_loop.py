@@ -120,6 +120,7 @@ from hftlib.types import (
 # --- strategy binding: hftlib.engine.codegen puts the strategy's imports here -----------------
 HAS_ON_BOOK = False
 HAS_ON_TRADE = False
+HAS_ON_ORDER = False
 # --- end of strategy binding ------------------------------------------------------------------
 
 DONE: Final = 0
@@ -323,8 +324,9 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
         )
     if changed:
         _log_order(lp, ctx, slot)
-        on_order(ctx, state, slot)
-        _drain(lp, ctx, v)
+        if HAS_ON_ORDER:
+            on_order(ctx, state, slot)
+            _drain(lp, ctx, v)
 
 
 # --- market data at the strategy --------------------------------------------------------------

@@ -66,7 +66,8 @@ def engine_source(template_module: str, strategy: Strategy) -> str:
     if not _MARKER.search(text):
         raise ImportError(f"{template_module} has no strategy binding block to specialise")
     flags = "".join(
-        f"HAS_{name.upper()} = {name in strategy.callbacks}\n" for name in ("on_book", "on_trade")
+        f"HAS_{name.upper()} = {name in strategy.callbacks}\n"
+        for name in ("on_book", "on_trade", "on_order")
     )
     bind = f"# --- strategy binding ({strategy.name}) ---\n{strategy.import_line}{flags}"
     return _MARKER.sub(lambda _m: bind, text, count=1)

@@ -115,6 +115,7 @@ def test_engine_source_binds_the_strategy_callbacks(tmp_path: Path) -> None:
     src = codegen.engine_source("hftlib.sim.backtest_loop", s)
     assert "HAS_ON_BOOK = False" in src
     assert "HAS_ON_TRADE = True" in src
+    assert "HAS_ON_ORDER = False" in src
     assert "on_trade = _strategy.on_trade" in src
     builtin = codegen.engine_source("hftlib.sim.backtest_loop", load_strategy("quote_mm"))
     assert "from hftlib.strategies.quote_mm import on_start, on_timer" in builtin
