@@ -109,7 +109,7 @@ def _text(r: dict[str, Any]) -> str:
             f"  files      {r['files']['parquet']} ({r['parquet_bytes']:,} B), "
             f"{r['files']['npy']} ({r['npy_bytes']:,} B)",
             "  timings    " + ", ".join(f"{k} {val}" for k, val in r["steps"].items()),
-            f"  replay     {r['replay_events_per_second']:,} events/s from the memory-mapped npy",
+            f"  replay     {r['replay_events_per_second']:,} events/s from the npy file",
             "",
             "market making backtest (quote_mm on the synthetic market):",
             r["backtest_summary"],
