@@ -167,24 +167,26 @@ def find_client_id(ctx: Ctx, client_id: int) -> int:
     return -1
 
 
-@njit(cache=True)
-def price_to_ticks(ctx: Ctx, asset: int, price: float) -> int:
-    """Return ``price`` in ticks, or ``E_OFF_GRID`` if it is not on the asset's grid."""
-    x = price / ctx.instr[asset, INSTR_TICK]
+@njit(cache=True, inline="always")
+def _steps(value: float, step: float) -> int:
+    """Return ``value / step`` as a whole number, or ``E_OFF_GRID`` when it is not one."""
+    x = value / step
     t = np.round(x)
     if abs(x - t) > GRID_TOLERANCE:
         return E_OFF_GRID
     return int(t)
+
+
+@njit(cache=True)
+def price_to_ticks(ctx: Ctx, asset: int, price: float) -> int:
+    """Return ``price`` in ticks, or ``E_OFF_GRID`` if it is not on the asset's grid."""
+    return _steps(price, ctx.instr[asset, INSTR_TICK])
 
 
 @njit(cache=True)
 def size_to_lots(ctx: Ctx, asset: int, size: float) -> int:
     """Return ``size`` in lots, or ``E_OFF_GRID`` if it is not a whole number of lots."""
-    x = size / ctx.instr[asset, INSTR_LOT]
-    t = np.round(x)
-    if abs(x - t) > GRID_TOLERANCE:
-        return E_OFF_GRID
-    return int(t)
+    return _steps(size, ctx.instr[asset, INSTR_LOT])
 
 
 # --- bookkeeping ------------------------------------------------------------------------------

@@ -42,6 +42,15 @@ def _mine(ctx: Ctx, slot: int, order_id: int) -> bool:
     return bool(0 <= slot < ctx.orders.shape[0] and ctx.orders[slot]["order_id"] == order_id)
 
 
+@njit(cache=True, inline="always")
+def _first_report(ctx: Ctx, slot: int, exch_ts: int, local_ts: int) -> None:
+    """Record the order latency the first report of a new order shows."""
+    o = ctx.orders[slot]
+    asset = o["asset"]
+    ctx.latency[asset, LT_ROUND_TRIP] = local_ts - o["submit_ts"]
+    ctx.latency[asset, LT_ENTRY] = exch_ts - o["submit_ts"]
+
+
 @njit(cache=True)
 def _close(ctx: Ctx, slot: int) -> None:
     """Take a live order's remaining size out of the open totals."""
@@ -64,9 +73,7 @@ def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -
         o["req"] = REQ_NONE
     o["exch_ts"] = exch_ts
     o["local_ts"] = local_ts
-    asset = o["asset"]
-    ctx.latency[asset, LT_ROUND_TRIP] = local_ts - o["submit_ts"]
-    ctx.latency[asset, LT_ENTRY] = exch_ts - o["submit_ts"]
+    _first_report(ctx, slot, exch_ts, local_ts)
     return True
 
 
@@ -92,8 +99,7 @@ def apply_fill(
     side = o["side"]
     instr = ctx.instr[asset]
     if o["status"] == ST_PENDING:
-        ctx.latency[asset, LT_ROUND_TRIP] = local_ts - o["submit_ts"]
-        ctx.latency[asset, LT_ENTRY] = exch_ts - o["submit_ts"]
+        _first_report(ctx, slot, exch_ts, local_ts)
         o["status"] = ST_OPEN
         if o["req"] == REQ_NEW:
             o["req"] = REQ_NONE
@@ -128,9 +134,7 @@ def apply_done(
     if not is_live(o["status"]):
         return False
     if o["status"] == ST_PENDING:
-        asset = o["asset"]
-        ctx.latency[asset, LT_ROUND_TRIP] = local_ts - o["submit_ts"]
-        ctx.latency[asset, LT_ENTRY] = exch_ts - o["submit_ts"]
+        _first_report(ctx, slot, exch_ts, local_ts)
     _close(ctx, slot)
     o["leaves"] = 0
     o["status"] = status
