@@ -9,6 +9,8 @@ the strategy's ``on_order``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import njit
 
 from hftlib.engine.actions import is_live
@@ -43,6 +45,19 @@ def _mine(ctx: Ctx, slot: int, order_id: int) -> bool:
 
 
 @njit(cache=True, inline="always")
+def _live(ctx: Ctx, slot: int, order_id: int) -> bool:
+    """Whether the slot holds ``order_id`` and that order may still trade."""
+    return _mine(ctx, slot, order_id) and is_live(ctx.orders[slot]["status"])
+
+
+@njit(cache=True, inline="always")
+def _stamp(o: Any, exch_ts: int, local_ts: int) -> None:
+    """Record when the venue made a change and when the strategy learned of it."""
+    o["exch_ts"] = exch_ts
+    o["local_ts"] = local_ts
+
+
+@njit(cache=True, inline="always")
 def _first_report(ctx: Ctx, slot: int, exch_ts: int, local_ts: int) -> None:
     """Record the order latency the first report of a new order shows."""
     o = ctx.orders[slot]
@@ -71,8 +86,7 @@ def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -
     o["status"] = ST_OPEN
     if o["req"] == REQ_NEW:
         o["req"] = REQ_NONE
-    o["exch_ts"] = exch_ts
-    o["local_ts"] = local_ts
+    _stamp(o, exch_ts, local_ts)
     _first_report(ctx, slot, exch_ts, local_ts)
     return True
 
@@ -89,11 +103,9 @@ def apply_fill(
     fee: float,
 ) -> bool:
     """Book a fill of ``qty`` lots at ``px`` ticks paying ``fee`` (negative: rebate)."""
-    if not _mine(ctx, slot, order_id) or qty <= 0:
+    if qty <= 0 or not _live(ctx, slot, order_id):
         return False
     o = ctx.orders[slot]
-    if not is_live(o["status"]):
-        return False
     qty = min(qty, o["leaves"])
     asset = o["asset"]
     side = o["side"]
@@ -107,8 +119,7 @@ def apply_fill(
     o["filled"] += qty
     o["fill_notional"] += float(px) * float(qty)
     o["fee"] += fee
-    o["exch_ts"] = exch_ts
-    o["local_ts"] = local_ts
+    _stamp(o, exch_ts, local_ts)
     ctx.open_state[asset, OP_BUY_LOTS if side == BUY else OP_SELL_LOTS] -= qty
     ctx.position[asset] += side * qty
     acct = ctx.account[asset]
@@ -128,11 +139,9 @@ def apply_done(
     ctx: Ctx, slot: int, order_id: int, status: int, reason: int, exch_ts: int, local_ts: int
 ) -> bool:
     """The order ended without (further) fills: cancelled, rejected or expired."""
-    if not _mine(ctx, slot, order_id):
+    if not _live(ctx, slot, order_id):
         return False
     o = ctx.orders[slot]
-    if not is_live(o["status"]):
-        return False
     if o["status"] == ST_PENDING:
         _first_report(ctx, slot, exch_ts, local_ts)
     _close(ctx, slot)
@@ -140,8 +149,7 @@ def apply_done(
     o["status"] = status
     o["reason"] = reason
     o["req"] = REQ_NONE
-    o["exch_ts"] = exch_ts
-    o["local_ts"] = local_ts
+    _stamp(o, exch_ts, local_ts)
     return True
 
 
@@ -150,11 +158,9 @@ def apply_modified(
     ctx: Ctx, slot: int, order_id: int, px: int, leaves: int, exch_ts: int, local_ts: int
 ) -> bool:
     """The venue changed an open order's price and open size."""
-    if not _mine(ctx, slot, order_id):
+    if not _live(ctx, slot, order_id):
         return False
     o = ctx.orders[slot]
-    if not is_live(o["status"]):
-        return False
     asset = o["asset"]
     ctx.open_state[asset, OP_BUY_LOTS if o["side"] == BUY else OP_SELL_LOTS] += leaves - o["leaves"]
     o["qty"] = o["filled"] + leaves
@@ -163,8 +169,7 @@ def apply_modified(
     if o["req"] == REQ_MODIFY:
         o["req"] = REQ_NONE
     o["status"] = ST_OPEN
-    o["exch_ts"] = exch_ts
-    o["local_ts"] = local_ts
+    _stamp(o, exch_ts, local_ts)
     return True
 
 
@@ -179,6 +184,5 @@ def apply_request_rejected(
     if o["req"] == req and (req == REQ_CANCEL or req == REQ_MODIFY):
         o["req"] = REQ_NONE
     o["reason"] = reason
-    o["exch_ts"] = exch_ts
-    o["local_ts"] = local_ts
+    _stamp(o, exch_ts, local_ts)
     return True
