@@ -23,3 +23,12 @@ def nrt_free(fn: _F) -> _F:
 def nrt_free_inline(fn: _F) -> _F:
     """Like :func:`nrt_free`, and inlined into callers at numba's IR level."""
     return numba.njit(cache=True, inline="always", _nrt=False)(fn)  # type: ignore[call-overload, no-any-return]
+
+
+def nrt_free_internal(fn: _F) -> _F:
+    """Like :func:`nrt_free`, for kernels only numba code calls (no Python wrapper).
+
+    Without a Python wrapper the arguments are never unboxed, so a kernel can take state
+    that holds typed dicts (whose unboxing needs reference counting) and still run without it.
+    """
+    return numba.njit(cache=True, _nrt=False, no_cpython_wrapper=True)(fn)  # type: ignore[call-overload, no-any-return]

@@ -80,7 +80,6 @@ from typing import Any, Final
 
 import msgspec
 import numpy as np
-from numba import njit
 
 from hftlib.engine.contract import notional
 from hftlib.engine.types import (
@@ -101,6 +100,7 @@ from hftlib.engine.types import (
     R_PRICE_BAND,
 )
 from hftlib.errors import HftlibError
+from hftlib.jit import nrt_free
 from hftlib.types import NO_PX
 
 # --- limit columns --------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def denial_counts(state: RiskState) -> dict[str, int]:
 # --- kernels --------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@nrt_free
 def rate_ok(limits: np.ndarray, state: RiskState, asset: int, now_ns: int) -> bool:
     """Return whether one more request of ``asset`` at ``now_ns`` fits the rate limit."""
     lim = limits[asset, RL_MAX_ORDER_RATE]
@@ -354,7 +354,7 @@ def rate_ok(limits: np.ndarray, state: RiskState, asset: int, now_ns: int) -> bo
     return bool(now_ns - state.rate_ts[asset, k] >= limits[asset, RL_RATE_WINDOW_NS])
 
 
-@njit(cache=True)
+@nrt_free
 def band_code(
     limits: np.ndarray, asset: int, px_ticks: int, mid_ticks2: int, is_market: bool
 ) -> int:
@@ -370,7 +370,7 @@ def band_code(
     return OK
 
 
-@njit(cache=True)
+@nrt_free
 def notional_code(
     limits: np.ndarray,
     instr: np.ndarray,
@@ -398,7 +398,7 @@ def notional_code(
     return OK
 
 
-@njit(cache=True)
+@nrt_free
 def check_new(
     limits: np.ndarray,
     state: RiskState,
@@ -464,7 +464,7 @@ def check_new(
     return OK
 
 
-@njit(cache=True)
+@nrt_free
 def check_modify(
     limits: np.ndarray,
     state: RiskState,
@@ -509,7 +509,7 @@ def check_modify(
     return OK
 
 
-@njit(cache=True)
+@nrt_free
 def record_request(state: RiskState, asset: int, now_ns: int) -> None:
     """Count an accepted new or modify request of ``asset`` at ``now_ns`` towards the rate."""
     cap = state.rate_ts.shape[1]
@@ -523,7 +523,7 @@ def record_request(state: RiskState, asset: int, now_ns: int) -> None:
         state.rate_head[asset] = (head + 1) % cap
 
 
-@njit(cache=True)
+@nrt_free
 def deny(state: RiskState, code: int) -> int:
     """Count a denial under ``-code`` and return ``code`` (pass-through for the caller)."""
     if -N_CODES < code < 0:
@@ -531,13 +531,13 @@ def deny(state: RiskState, code: int) -> int:
     return code
 
 
-@njit(cache=True)
+@nrt_free
 def set_kill(state: RiskState, on: bool) -> None:
     """Turn the kill switch on (deny every new and modify request) or off again."""
     state.flags[FLAG_KILL] = 1 if on else 0
 
 
-@njit(cache=True)
+@nrt_free
 def is_killed(state: RiskState) -> bool:
     """Return whether the kill switch is on."""
     return bool(state.flags[FLAG_KILL] != 0)

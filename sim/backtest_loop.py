@@ -102,7 +102,7 @@ from hftlib.engine.types import (
     SELL,
     ST_PENDING,
 )
-from hftlib.jit import nrt_free
+from hftlib.jit import nrt_free, nrt_free_internal
 from hftlib.types import (
     F_BID,
     F_LAST,
@@ -122,6 +122,40 @@ HAS_ON_BOOK = False
 HAS_ON_TRADE = False
 HAS_ON_ORDER = False
 # --- end of strategy binding ------------------------------------------------------------------
+
+
+# The loop runs without reference counting (nrt_free_internal); strategy code may allocate,
+# so each callback is entered through a trampoline compiled with it: numba compiles a callee
+# with its caller's reference-counting setting unless the callee sets one itself.
+@njit(cache=True, _nrt=True)
+def _cb_start(ctx: Ctx, state: Any) -> None:
+    on_start(ctx, state)
+
+
+@njit(cache=True, _nrt=True)
+def _cb_book(ctx: Ctx, state: Any, asset: int) -> None:
+    on_book(ctx, state, asset)
+
+
+@njit(cache=True, _nrt=True)
+def _cb_trade(ctx: Ctx, state: Any, asset: int) -> None:
+    on_trade(ctx, state, asset)
+
+
+@njit(cache=True, _nrt=True)
+def _cb_order(ctx: Ctx, state: Any, slot: int) -> None:
+    on_order(ctx, state, slot)
+
+
+@njit(cache=True, _nrt=True)
+def _cb_timer(ctx: Ctx, state: Any, timer_id: int) -> None:
+    on_timer(ctx, state, timer_id)
+
+
+@njit(cache=True, _nrt=True)
+def _cb_end(ctx: Ctx, state: Any) -> None:
+    on_end(ctx, state)
+
 
 DONE: Final = 0
 NEED_DATA: Final = 1
@@ -227,7 +261,7 @@ def _log_fill(
     lp.state[LS_FILL_N] = n + 1
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _record(lp: Loop, ctx: Ctx, ts: int) -> None:
     n_assets = ctx.instr.shape[0]
     n = lp.state[LS_REC_N]
@@ -325,12 +359,12 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
     if changed:
         _log_order(lp, ctx, slot)
         if HAS_ON_ORDER:
-            on_order(ctx, state, slot)
+            _cb_order(ctx, state, slot)
             _drain(lp, ctx, v)
 
 
 # --- market data at the strategy --------------------------------------------------------------
-@njit(cache=True)
+@nrt_free_internal
 def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, row: Any) -> None:
     """Rows other than L2 levels and trades: clears, order-by-order rows, top of book."""
     flags = row["flags"]
@@ -350,7 +384,7 @@ def _local_row(lp: Loop, ctx: Ctx, v: Venue, state: Any, row: Any) -> None:
         return
     if flags & F_LAST:
         ctx.latency[asset, LT_FEED] = row["local_ts"] - row["exch_ts"]
-        on_book(ctx, state, asset)
+        _cb_book(ctx, state, asset)
         _drain(lp, ctx, v)
 
 
@@ -466,6 +500,14 @@ def _fast_forward(
 def run(
     pre: np.ndarray, ev: np.ndarray, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any
 ) -> int:
+    """Advance the backtest over the rows of ``pre`` then ``ev`` (see :func:`_run`)."""
+    return _run(pre, ev, final, lp, ctx, v, state)
+
+
+@nrt_free_internal
+def _run(
+    pre: np.ndarray, ev: np.ndarray, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any
+) -> int:
     """Advance the backtest over the rows of ``pre`` then ``ev``.
 
     ``pre`` holds the rows of the previous buffer the strategy has not seen yet, so a new
@@ -501,7 +543,7 @@ def run(
         interval = st[LS_REC_INTERVAL]
         st[LS_REC_NEXT] = ((t0 + interval - 1) // interval) * interval
         st[LS_STARTED] = 1
-        on_start(ctx, state)
+        _cb_start(ctx, state)
         _drain(lp, ctx, v)
     result = DONE
     # times of the non-data events: requests reach the venue before a local row at the same
@@ -611,7 +653,7 @@ def run(
                 if flags & F_LAST:
                     ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
                     if HAS_ON_BOOK:
-                        on_book(ctx, state, asset)
+                        _cb_book(ctx, state, asset)
                         _drain(lp, ctx, v)
                         stale = True
             elif kind == K_TRADE:
@@ -623,7 +665,7 @@ def run(
                 tr[TR_SIDE] = BUY if (flags & F_BID) != 0 else SELL
                 ctx.latency[asset, LT_FEED] = tl - row["exch_ts"]
                 if HAS_ON_TRADE:
-                    on_trade(ctx, state, asset)
+                    _cb_trade(ctx, state, asset)
                     _drain(lp, ctx, v)
                     stale = True
             else:
@@ -652,7 +694,7 @@ def run(
                 clock[CLK_NOW] = tt
                 interval = timers[tid, 1]
                 timers[tid, 0] = tt + interval if interval > 0 else _MAX
-                on_timer(ctx, state, tid)
+                _cb_timer(ctx, state, tid)
                 _drain(lp, ctx, v)
             else:
                 _record(lp, ctx, trec)
@@ -663,7 +705,7 @@ def run(
         st[LS_ENDED] = 1
         end_ts = st[LS_LAST_TS]
         ctx.clock[CLK_NOW] = end_ts
-        on_end(ctx, state)
+        _cb_end(ctx, state)
         ctx.clock[CLK_OUT_N] = 0  # nothing sent after the last event can reach the venue
         _record(lp, ctx, end_ts)
     return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from hftlib.engine.contract import notional
 from hftlib.engine.types import (
@@ -24,11 +23,12 @@ from hftlib.engine.types import (
     N_INSTR,
 )
 from hftlib.instrument import Instrument, InstrumentKind
+from hftlib.jit import nrt_free
 
 _INVERSE_KINDS = frozenset({InstrumentKind.INVERSE_PERPETUAL})
 
 
-@njit(cache=True)
+@nrt_free
 def fee(instr: np.ndarray, ticks: int, lots: int, maker: bool) -> float:
     """Return the fee of a fill of ``lots`` at ``ticks`` (positive paid, negative rebate).
 

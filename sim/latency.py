@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit
+
+from hftlib.jit import nrt_free, nrt_free_inline
 
 LAT_CONSTANT = 0
 LAT_INTERP = 1
@@ -308,7 +309,7 @@ _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _add64(a: np.uint64, b: np.uint64) -> np.uint64:
     """``(a + b) mod 2**64`` without overflowing (numpy scalars warn on overflow)."""
     lo = (a & _M32) + (b & _M32)
@@ -316,7 +317,7 @@ def _add64(a: np.uint64, b: np.uint64) -> np.uint64:
     return (hi << _S32) | (lo & _M32)
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _mul64(a: np.uint64, b: np.uint64) -> np.uint64:
     """``(a * b) mod 2**64`` from 32-bit halves, so no intermediate overflows."""
     al = a & _M32
@@ -328,7 +329,7 @@ def _mul64(a: np.uint64, b: np.uint64) -> np.uint64:
     return ((mid & _M32) << _S32) | (lo & _M32)
 
 
-@njit(cache=True)
+@nrt_free
 def _splitmix64(state: np.ndarray) -> np.uint64:
     """Advance the splitmix64 state in ``state[0]`` and return the next 64-bit output."""
     s = _add64(state[0], np.uint64(0x9E3779B97F4A7C15))
@@ -338,14 +339,14 @@ def _splitmix64(state: np.ndarray) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
+@nrt_free
 def _uniform(state: np.ndarray) -> float:
     """Return a uniform draw in (0, 1) from the top 53 bits of the stream."""
     top = _splitmix64(state) >> np.uint64(11)
     return (float(top) + 0.5) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@nrt_free
 def _lognormal(state: np.ndarray, median: float, sigma: float, floor: float) -> int:
     """Draw ``max(floor, median * exp(sigma * z))`` ns, ``z`` standard normal (Box-Muller)."""
     u1 = _uniform(state)
@@ -358,7 +359,7 @@ def _lognormal(state: np.ndarray, median: float, sigma: float, floor: float) -> 
     return int(min(x, 9.2e18))
 
 
-@njit(cache=True)
+@nrt_free
 def _intp(x: int, x1: int, y1: int, x2: int, y2: int) -> int:
     """Interpolate as hftbacktest: float slope times offset, truncated, plus ``y1``."""
     if x2 == x1:
@@ -366,7 +367,7 @@ def _intp(x: int, x1: int, y1: int, x2: int, y2: int) -> int:
     return int((y2 - y1) / (x2 - x1) * (x - x1)) + y1
 
 
-@njit(cache=True)
+@nrt_free
 def _series(xs: np.ndarray, ys: np.ndarray, x: int) -> int:
     """Piecewise-linear ``ys`` over sorted ``xs`` at ``x``, clamped at both ends."""
     n = xs.shape[0]
@@ -379,7 +380,7 @@ def _series(xs: np.ndarray, ys: np.ndarray, x: int) -> int:
     return _intp(x, xs[i], ys[i], xs[i + 1], ys[i + 1])
 
 
-@njit(cache=True)
+@nrt_free
 def entry_latency(m: LatencyModel, local_ts: int) -> int:
     """Return the entry latency (ns, >= 0) of a request sent at ``local_ts``."""
     kind = m.kind[0]
@@ -392,7 +393,7 @@ def entry_latency(m: LatencyModel, local_ts: int) -> int:
     return max(v, 0)
 
 
-@njit(cache=True)
+@nrt_free
 def response_latency(m: LatencyModel, exch_ts: int) -> int:
     """Return the response latency (ns, >= 0) of a venue event at ``exch_ts``."""
     kind = m.kind[0]

@@ -67,7 +67,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from hftlib.jit import nrt_free, nrt_free_inline
 
 QM_RISK_AVERSE = 0
 QM_POWER = 1
@@ -140,7 +141,7 @@ def parse_queue_model(spec: str) -> tuple[int, float]:
     return model, n
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _round_half_away(x: float) -> float:
     """Round like Rust's ``f64::round`` (halves away from zero), exactly."""
     r = float(math.floor(x))
@@ -149,7 +150,7 @@ def _round_half_away(x: float) -> float:
     return r
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _powf(x: float, n: float) -> float:
     """``x ** n`` as Rust's ``powf``: NaN (not complex, not an error) for ``x < 0``, odd ``n``."""
     if x < 0.0 and n != math.floor(n):
@@ -157,7 +158,7 @@ def _powf(x: float, n: float) -> float:
     return math.pow(x, n)
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _ln1(x: float) -> float:
     """``ln(1 + x)`` as hftbacktest computes it: -inf at -1 and NaN below, never an error."""
     y = 1.0 + x
@@ -166,7 +167,7 @@ def _ln1(x: float) -> float:
     return -math.inf if y == 0.0 else math.nan
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _div(a: float, b: float) -> float:
     """IEEE division (inf or NaN on a zero divisor) in compiled and plain Python alike."""
     if b != 0.0:
@@ -176,7 +177,7 @@ def _div(a: float, b: float) -> float:
     return math.inf if (a > 0.0) == (math.copysign(1.0, b) > 0.0) else -math.inf
 
 
-@njit(cache=True)
+@nrt_free
 def queue_prob(model: int, n: float, front: float, back: float) -> float:
     """Return the share of a level decrease taken from behind the order (see module doc)."""
     if model == QM_POWER:
@@ -194,14 +195,14 @@ def queue_prob(model: int, n: float, front: float, back: float) -> float:
     return 0.0
 
 
-@njit(cache=True)
+@nrt_free
 def queue_on_arrival(model: int, q: np.ndarray, level_qty: float) -> None:
     """Initialise an order's state row: all of ``level_qty`` (our orders excluded) is ahead."""
     q[QS_AHEAD] = level_qty
     q[QS_CUM_TRADE] = 0.0
 
 
-@njit(cache=True)
+@nrt_free
 def queue_on_depth(model: int, n: float, q: np.ndarray, prev_qty: float, new_qty: float) -> None:
     """Update an order's state row for a level-size change at its price."""
     if model == QM_RISK_AVERSE or model == QM_L3_FIFO:
@@ -225,7 +226,7 @@ def queue_on_depth(model: int, n: float, q: np.ndarray, prev_qty: float, new_qty
         q[QS_AHEAD] = min(est, new_qty)
 
 
-@njit(cache=True)
+@nrt_free
 def queue_on_trade(
     model: int, q: np.ndarray, trade_qty: float, leaves: float, partial: bool
 ) -> float:
@@ -235,7 +236,7 @@ def queue_on_trade(
     return queue_filled_qty(q, leaves, partial)
 
 
-@njit(cache=True)
+@nrt_free
 def queue_filled_qty(q: np.ndarray, leaves: float, partial: bool) -> float:
     """Return the lots that fill after a trade step, resetting ``ahead`` to 0 on a fill.
 
@@ -251,7 +252,7 @@ def queue_filled_qty(q: np.ndarray, leaves: float, partial: bool) -> float:
     return min(x, leaves)
 
 
-@njit(cache=True)
+@nrt_free
 def fifo_on_change(ahead: float, delta: float) -> float:
     """Return the FIFO queue ahead after an order ahead of ours changed by ``delta`` lots.
 

@@ -68,6 +68,7 @@ from hftlib.engine.types import (
     V_UNKNOWN_ORDER,
     V_WOULD_CROSS,
 )
+from hftlib.jit import nrt_free_inline, nrt_free_internal
 from hftlib.types import (
     F_ASK,
     F_BID,
@@ -192,7 +193,7 @@ def new_venue(
 
 
 # --- responses --------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _respond(
     v: Venue,
     kind: int,
@@ -248,14 +249,14 @@ def pop_response(v: Venue) -> int:
 
 
 # --- order bookkeeping ------------------------------------------------------------------------
-@njit(cache=True)
+@nrt_free_internal
 def _rest(v: Venue, slot: int) -> None:
     n = v.state[VS_LIVE_N]
     v.live[n] = slot
     v.state[VS_LIVE_N] = n + 1
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _unrest(v: Venue, slot: int) -> None:
     n = v.state[VS_LIVE_N]
     for k in range(n):
@@ -265,7 +266,7 @@ def _unrest(v: Venue, slot: int) -> None:
             return
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _fill(v: Venue, slot: int, px: int, qty: int, maker: bool) -> None:
     o = v.orders[slot]
     asset = o["asset"]
@@ -280,7 +281,7 @@ def _fill(v: Venue, slot: int, px: int, qty: int, maker: bool) -> None:
     _respond(v, RS_FILL, slot, px, qty, o["status"], OK, 1 if maker else 0, paid)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _end(v: Venue, slot: int, status: int, reason: int) -> None:
     o = v.orders[slot]
     o["status"] = status
@@ -290,7 +291,7 @@ def _end(v: Venue, slot: int, status: int, reason: int) -> None:
 
 
 # --- taking liquidity -------------------------------------------------------------------------
-@njit(cache=True)
+@nrt_free_internal
 def _crosses(v: Venue, asset: int, side: int, px: int, is_market: bool) -> bool:
     if side == BUY:
         ask = l2_best(v.book, asset, ASK)
@@ -299,7 +300,7 @@ def _crosses(v: Venue, asset: int, side: int, px: int, is_market: bool) -> bool:
     return bid != NO_PX and (is_market or px <= bid)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _available(v: Venue, asset: int, side: int, px: int, is_market: bool, want: int) -> int:
     """Walk the opposite side into ``v.walk`` up to the limit; return the lots on offer."""
     book_side = ASK if side == BUY else BID
@@ -316,7 +317,7 @@ def _available(v: Venue, asset: int, side: int, px: int, is_market: bool, want: 
     return total
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _take(v: Venue, slot: int, is_market: bool) -> None:
     """Fill the crossing part of an arriving order as taker."""
     o = v.orders[slot]
@@ -345,7 +346,7 @@ def _take(v: Venue, slot: int, is_market: bool) -> None:
             _fill(v, slot, tick, q, False)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _join_queue(v: Venue, slot: int) -> None:
     """Put a resting order at the back of its level: everything recorded there is ahead."""
     o = v.orders[slot]
@@ -357,7 +358,7 @@ def _join_queue(v: Venue, slot: int) -> None:
 
 
 # --- requests ---------------------------------------------------------------------------------
-@njit(cache=True)
+@nrt_free_internal
 def _new_order(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
     o = v.orders[slot]
@@ -405,13 +406,13 @@ def _new_order(v: Venue, rq: np.ndarray) -> None:
         _respond(v, RS_ACK, slot, o["px"], o["leaves"], ST_OPEN, OK, 0, 0.0)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _is_resting(v: Venue, slot: int, order_id: int) -> bool:
     o = v.orders[slot]
     return bool(o["order_id"] == order_id and o["status"] == ST_OPEN)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _refuse(v: Venue, slot: int, order_id: int, req: int) -> None:
     """Report a cancel or modify for an order the venue no longer has, by the id asked for."""
     st = v.state
@@ -421,7 +422,7 @@ def _refuse(v: Venue, slot: int, order_id: int, req: int) -> None:
         v.resp[(st[VS_RESP_HEAD] + st[VS_RESP_N] - 1) % v.resp.shape[0]]["order_id"] = order_id
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _cancel(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
     if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
@@ -431,7 +432,7 @@ def _cancel(v: Venue, rq: np.ndarray) -> None:
     _end(v, slot, ST_CANCELED, OK)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _modify(v: Venue, rq: np.ndarray) -> None:
     slot = rq[RQ_SLOT]
     if not _is_resting(v, slot, rq[RQ_ORDER_ID]):
@@ -485,7 +486,7 @@ def on_request(v: Venue, rq: np.ndarray) -> None:
 
 
 # --- market data ------------------------------------------------------------------------------
-@njit(cache=True)
+@nrt_free_internal
 def _trade_at_price(v: Venue, slot: int, qty: int) -> None:
     """A public trade at the order's price: advance its queue, fill what the model says."""
     o = v.orders[slot]
@@ -500,7 +501,7 @@ def _trade_at_price(v: Venue, slot: int, qty: int) -> None:
         _fill(v, slot, o["px"], min(int(q), o["leaves"]), True)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _sweep_filled(v: Venue) -> None:
     """Drop orders that ended from the resting list."""
     k = 0
@@ -514,7 +515,7 @@ def _sweep_filled(v: Venue) -> None:
             k += 1
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
     # with exact FIFO the L3 fills drive the queue; a trade row only matters through our price
     fifo = v.state[VS_QUEUE_MODEL] == QM_L3_FIFO
@@ -544,7 +545,7 @@ def _on_trade(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
         _sweep_filled(v)
 
 
-@njit(cache=True)
+@nrt_free_internal
 def _clear(v: Venue, asset: int, flags: int, px: int) -> None:
     """Clear side(s) of the book, or one side from the touch through ``px``.
 
@@ -556,7 +557,31 @@ def _clear(v: Venue, asset: int, flags: int, px: int) -> None:
     l2_apply(v.book, asset, flags, px, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=True)
+def _clear_under_orders(v: Venue, asset: int, flags: int, px: int) -> None:
+    """Clear with our orders live: remember each one's level size, clear, move the queues.
+
+    The only venue kernel that allocates, kept apart so the others run without reference
+    counting.
+    """
+    n_live = v.state[VS_LIVE_N]
+    before = np.zeros(n_live, dtype=np.int64)
+    for k in range(n_live):
+        o = v.orders[v.live[k]]
+        before[k] = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
+    _clear(v, asset, flags, px)
+    for k in range(n_live):
+        slot = v.live[k]
+        o = v.orders[slot]
+        if o["asset"] == asset:
+            after = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
+            if after != before[k]:  # an untouched level keeps its queue state
+                queue_on_depth(
+                    v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], before[k], after
+                )
+
+
+@nrt_free_internal
 def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
     """Apply a book row, then move queues at that level and fill orders the book crossed."""
     kind = flags & KIND_MASK
@@ -571,21 +596,8 @@ def _on_depth(v: Venue, asset: int, flags: int, px: int, qty: int) -> None:
     if kind != K_CLEAR and sides != F_BID and sides != F_ASK:
         return  # a level row without exactly one side: the book ignores it, so do we
     side = BID if sides == F_BID else ASK
-    if kind == K_CLEAR:  # rare: remember each order's level size, clear, then move the queues
-        before = np.zeros(n_live, dtype=np.int64)
-        for k in range(n_live):
-            o = v.orders[v.live[k]]
-            before[k] = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
-        _clear(v, asset, flags, px)
-        for k in range(n_live):
-            slot = v.live[k]
-            o = v.orders[slot]
-            if o["asset"] == asset:
-                after = l2_qty(v.book, asset, BID if o["side"] == BUY else ASK, o["px"])
-                if after != before[k]:  # an untouched level keeps its queue state
-                    queue_on_depth(
-                        v.state[VS_QUEUE_MODEL], v.qparam[0], v.queue[slot], before[k], after
-                    )
+    if kind == K_CLEAR:  # rare
+        _clear_under_orders(v, asset, flags, px)
         return
     prev = l2_qty(v.book, asset, side, px)
     l2_apply(v.book, asset, flags, px, qty)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from numba.core.registry import CPUDispatcher as Dispatcher
 
 SHARED_DATA = Path(
     os.environ.get(
@@ -30,3 +33,26 @@ def shared_data() -> Path:
             pytest.fail(f"CI=true: {reason}")
         pytest.skip(reason)
     return SHARED_DATA
+
+
+@pytest.fixture
+def python_kernels(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Return ``swap(*modules)``: their reference-count-free kernels then run as Python.
+
+    A ``py_func`` calling such kernels from Python needs them swapped for their own
+    ``py_func``: :func:`hftlib.jit.nrt_free_internal` kernels have no Python entry point,
+    and a Python entry point cannot unbox state holding typed dicts without reference
+    counting. Swapping them also lets coverage see them.
+    """
+
+    def swap(*modules: ModuleType) -> None:
+        for module in modules:
+            for name, obj in list(vars(module).items()):
+                if (
+                    isinstance(obj, Dispatcher)
+                    and obj.targetoptions.get("_nrt") is False
+                    and obj.py_func.__module__ == module.__name__  # compiled callers keep theirs
+                ):
+                    monkeypatch.setattr(module, name, obj.py_func)
+
+    return swap

@@ -11,7 +11,6 @@ risk denials). Every result is counted in ``ctx.counters`` (index ``-code``); no
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from hftlib.book.l2 import l2_best, l2_qty
 from hftlib.engine.context import (
@@ -64,6 +63,7 @@ from hftlib.engine.types import (
     TIF_FOK,
     TIF_GTC,
 )
+from hftlib.jit import nrt_free, nrt_free_inline
 from hftlib.risk import check_modify, check_new, deny, record_request
 from hftlib.types import NO_PX
 
@@ -72,31 +72,31 @@ GRID_TOLERANCE = 1e-6
 
 
 # --- queries ----------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def now(ctx: Ctx) -> int:
     """Return the local time (ns) of the event being handled."""
     return int(ctx.clock[CLK_NOW])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def best_bid(ctx: Ctx, asset: int) -> int:
     """Return the best bid in ticks, or ``NO_PX`` when the bid side is empty."""
     return int(l2_best(ctx.book, asset, BID))
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def best_ask(ctx: Ctx, asset: int) -> int:
     """Return the best ask in ticks, or ``NO_PX`` when the ask side is empty."""
     return int(l2_best(ctx.book, asset, ASK))
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def qty_at(ctx: Ctx, asset: int, side: int, tick: int) -> int:
     """Return the lots resting at ``tick`` on book side ``side`` (BID or ASK)."""
     return int(l2_qty(ctx.book, asset, side, tick))
 
 
-@njit(cache=True)
+@nrt_free
 def mid_ticks2(ctx: Ctx, asset: int) -> int:
     """Return best bid + best ask in ticks (twice the mid, exact), or ``NO_PX``."""
     bid = l2_best(ctx.book, asset, BID)
@@ -106,7 +106,7 @@ def mid_ticks2(ctx: Ctx, asset: int) -> int:
     return int(bid + ask)
 
 
-@njit(cache=True)
+@nrt_free
 def mid_price(ctx: Ctx, asset: int) -> float:
     """Return the mid price in price units, or 0.0 when either side is empty."""
     m2 = mid_ticks2(ctx, asset)
@@ -115,49 +115,49 @@ def mid_price(ctx: Ctx, asset: int) -> float:
     return float(0.5 * m2 * ctx.instr[asset, INSTR_TICK])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def position(ctx: Ctx, asset: int) -> int:
     """Return the position in lots (positive long)."""
     return int(ctx.position[asset])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def balance(ctx: Ctx, asset: int) -> float:
     """Return the cash balance booked against ``asset``."""
     return float(ctx.account[asset, AC_BALANCE])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def open_orders(ctx: Ctx, asset: int) -> int:
     """Return the number of live (pending or open) orders of ``asset``."""
     return int(ctx.open_state[asset, OP_COUNT])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def last_trade_px(ctx: Ctx, asset: int) -> int:
     """Return the last public trade price in ticks, or ``NO_PX``."""
     return int(ctx.trade[asset, TR_PX])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def feed_latency(ctx: Ctx, asset: int) -> int:
     """Return the last market-data latency seen (local - exchange timestamp), ns."""
     return int(ctx.latency[asset, LT_FEED])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def order_latency(ctx: Ctx, asset: int) -> int:
     """Return the last order round trip seen (request sent -> response received), ns."""
     return int(ctx.latency[asset, LT_ROUND_TRIP])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def is_live(status: int) -> bool:
     """Return True for an order that may still trade (pending, open or unknown)."""
     return status == ST_PENDING or status == ST_OPEN or status == ST_UNKNOWN
 
 
-@njit(cache=True)
+@nrt_free
 def find_client_id(ctx: Ctx, client_id: int) -> int:
     """Return the slot of the live order with ``client_id``, or -1."""
     orders = ctx.orders
@@ -167,7 +167,7 @@ def find_client_id(ctx: Ctx, client_id: int) -> int:
     return -1
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _steps(value: float, step: float) -> int:
     """Return ``value / step`` as a whole number, or ``E_OFF_GRID`` when it is not one."""
     x = value / step
@@ -177,26 +177,26 @@ def _steps(value: float, step: float) -> int:
     return int(t)
 
 
-@njit(cache=True)
+@nrt_free
 def price_to_ticks(ctx: Ctx, asset: int, price: float) -> int:
     """Return ``price`` in ticks, or ``E_OFF_GRID`` if it is not on the asset's grid."""
     return _steps(price, ctx.instr[asset, INSTR_TICK])
 
 
-@njit(cache=True)
+@nrt_free
 def size_to_lots(ctx: Ctx, asset: int, size: float) -> int:
     """Return ``size`` in lots, or ``E_OFF_GRID`` if it is not a whole number of lots."""
     return _steps(size, ctx.instr[asset, INSTR_LOT])
 
 
 # --- bookkeeping ------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _result(ctx: Ctx, code: int) -> int:
     ctx.counters[-code if code < 0 else 0] += 1
     return code
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _push(ctx: Ctx, kind: int, slot: int) -> bool:
     n = ctx.clock[CLK_OUT_N]
     if n >= ctx.outbox.shape[0]:
@@ -207,7 +207,7 @@ def _push(ctx: Ctx, kind: int, slot: int) -> bool:
     return True
 
 
-@njit(cache=True)
+@nrt_free
 def _free_slot(ctx: Ctx) -> int:
     """Return a slot that is free or holds a reported terminal order, or -1."""
     orders = ctx.orders
@@ -221,13 +221,13 @@ def _free_slot(ctx: Ctx) -> int:
     return -1
 
 
-@njit(cache=True)
+@nrt_free
 def _open_lots(ctx: Ctx, asset: int, side: int) -> int:
     return int(ctx.open_state[asset, OP_BUY_LOTS if side == BUY else OP_SELL_LOTS])
 
 
 # --- actions ----------------------------------------------------------------------------------
-@njit(cache=True)
+@nrt_free
 def submit(
     ctx: Ctx, asset: int, side: int, px: int, qty: int, tif: int, otype: int, client_id: int
 ) -> int:
@@ -310,7 +310,7 @@ def submit(
     return slot
 
 
-@njit(cache=True)
+@nrt_free
 def submit_price(
     ctx: Ctx,
     asset: int,
@@ -339,7 +339,7 @@ def submit_price(
     return submit(ctx, asset, side, px, qty, tif, otype, client_id)
 
 
-@njit(cache=True)
+@nrt_free
 def cancel(ctx: Ctx, slot: int) -> int:
     """Ask the venue to cancel the order in ``slot``."""
     if slot < 0 or slot >= ctx.orders.shape[0] or ctx.orders[slot]["status"] == ST_FREE:
@@ -355,7 +355,7 @@ def cancel(ctx: Ctx, slot: int) -> int:
     return _result(ctx, OK)
 
 
-@njit(cache=True)
+@nrt_free
 def cancel_all(ctx: Ctx, asset: int) -> int:
     """Cancel every live order of ``asset`` (-1: of all assets); return how many were sent."""
     orders = ctx.orders
@@ -371,7 +371,7 @@ def cancel_all(ctx: Ctx, asset: int) -> int:
     return sent
 
 
-@njit(cache=True)
+@nrt_free
 def modify(ctx: Ctx, slot: int, px: int, qty: int) -> int:
     """Change an open order's price (ticks) and open size (lots).
 
@@ -420,7 +420,7 @@ def modify(ctx: Ctx, slot: int, px: int, qty: int) -> int:
     return _result(ctx, OK)
 
 
-@njit(cache=True)
+@nrt_free
 def set_timer(ctx: Ctx, timer_id: int, at_ns: int, interval_ns: int) -> int:
     """Arm timer ``timer_id`` to fire at local time ``at_ns``, then every ``interval_ns``.
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from numba import njit
-
 from hftlib.engine.actions import is_live
 from hftlib.engine.context import (
     AC_BALANCE,
@@ -37,27 +35,28 @@ from hftlib.engine.types import (
     ST_OPEN,
     ST_PENDING,
 )
+from hftlib.jit import nrt_free, nrt_free_inline
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _mine(ctx: Ctx, slot: int, order_id: int) -> bool:
     return bool(0 <= slot < ctx.orders.shape[0] and ctx.orders[slot]["order_id"] == order_id)
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _live(ctx: Ctx, slot: int, order_id: int) -> bool:
     """Whether the slot holds ``order_id`` and that order may still trade."""
     return _mine(ctx, slot, order_id) and is_live(ctx.orders[slot]["status"])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _stamp(o: Any, exch_ts: int, local_ts: int) -> None:
     """Record when the venue made a change and when the strategy learned of it."""
     o["exch_ts"] = exch_ts
     o["local_ts"] = local_ts
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def _first_report(ctx: Ctx, slot: int, exch_ts: int, local_ts: int) -> None:
     """Record the order latency the first report of a new order shows."""
     o = ctx.orders[slot]
@@ -66,7 +65,7 @@ def _first_report(ctx: Ctx, slot: int, exch_ts: int, local_ts: int) -> None:
     ctx.latency[asset, LT_ENTRY] = exch_ts - o["submit_ts"]
 
 
-@njit(cache=True)
+@nrt_free
 def _close(ctx: Ctx, slot: int) -> None:
     """Take a live order's remaining size out of the open totals."""
     o = ctx.orders[slot]
@@ -75,7 +74,7 @@ def _close(ctx: Ctx, slot: int) -> None:
     ctx.open_state[asset, OP_BUY_LOTS if o["side"] == BUY else OP_SELL_LOTS] -= o["leaves"]
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -> bool:
     """The venue accepted a new order and it rests in the book."""
     if not _mine(ctx, slot, order_id):
@@ -91,7 +90,7 @@ def apply_ack(ctx: Ctx, slot: int, order_id: int, exch_ts: int, local_ts: int) -
     return True
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def apply_fill(
     ctx: Ctx,
     slot: int,
@@ -134,7 +133,7 @@ def apply_fill(
     return True
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def apply_done(
     ctx: Ctx, slot: int, order_id: int, status: int, reason: int, exch_ts: int, local_ts: int
 ) -> bool:
@@ -153,7 +152,7 @@ def apply_done(
     return True
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def apply_modified(
     ctx: Ctx, slot: int, order_id: int, px: int, leaves: int, exch_ts: int, local_ts: int
 ) -> bool:
@@ -173,7 +172,7 @@ def apply_modified(
     return True
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def apply_request_rejected(
     ctx: Ctx, slot: int, order_id: int, req: int, reason: int, exch_ts: int, local_ts: int
 ) -> bool:

@@ -14,24 +14,24 @@ in base units (lots times the lot size).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from hftlib.engine.types import INSTR_INVERSE, INSTR_LOT, INSTR_MULT, INSTR_TICK
+from hftlib.jit import nrt_free, nrt_free_inline
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def price_of(instr: np.ndarray, ticks: int) -> float:
     """Return the price of ``ticks`` for one asset's ``INSTR_*`` row."""
     return float(ticks * instr[INSTR_TICK])
 
 
-@njit(cache=True, inline="always")
+@nrt_free_inline
 def size_of(instr: np.ndarray, lots: int) -> float:
     """Return the size in base units (or contracts) of ``lots``."""
     return float(lots * instr[INSTR_LOT])
 
 
-@njit(cache=True)
+@nrt_free
 def notional(instr: np.ndarray, ticks: float, lots: int) -> float:
     """Return the absolute notional of ``lots`` at ``ticks`` in the settlement currency."""
     px = ticks * instr[INSTR_TICK]
@@ -41,7 +41,7 @@ def notional(instr: np.ndarray, ticks: float, lots: int) -> float:
     return float(q * px)
 
 
-@njit(cache=True)
+@nrt_free
 def cash_flow(instr: np.ndarray, side: int, ticks: int, lots: int) -> float:
     """Return the change of cash when ``lots`` trade at ``ticks`` on ``side`` (BUY=1)."""
     if instr[INSTR_INVERSE] != 0.0:
@@ -49,7 +49,7 @@ def cash_flow(instr: np.ndarray, side: int, ticks: int, lots: int) -> float:
     return -side * notional(instr, ticks, lots)
 
 
-@njit(cache=True)
+@nrt_free
 def position_value(instr: np.ndarray, position_lots: int, mark: float) -> float:
     """Return the value of a position at price ``mark`` (NaN-free: 0 when mark <= 0)."""
     if mark <= 0.0:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -330,8 +331,11 @@ def test_exact_fifo_on_l3_data(tmp_path: Path) -> None:
     assert len(averse.fills) == 0
 
 
-def test_the_loop_runs_the_same_as_plain_python(npy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_loop_runs_the_same_as_plain_python(
+    npy: Path, monkeypatch: pytest.MonkeyPatch, python_kernels: Callable[..., None]
+) -> None:
     """Every branch of the loop, run as Python (coverage sees it), matches the compiled run."""
+    from hftlib.sim import replay
     from hftlib.sim.backtest import LOOP_MODULE
 
     from hftlib.engine import codegen
@@ -344,6 +348,7 @@ def test_the_loop_runs_the_same_as_plain_python(npy: Path, monkeypatch: pytest.M
     engine = codegen.engine_module(LOOP_MODULE, load_strategy("quote_mm"))
     monkeypatch.setattr(engine, "run", engine.run.py_func)
     monkeypatch.setattr(engine, "_fast_forward", engine._fast_forward.py_func)
+    python_kernels(engine, replay)
     python = hftlib.backtest("quote_mm", events, instruments=inst, **kwargs)
     assert len(compiled.fills) > 0
     assert digest(python.fills, python.records, python.orders_log) == digest(

@@ -9,11 +9,13 @@ reflected by :func:`mirror`), so both branches of every rule are exercised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from hftlib.sim import latency as L
+from hftlib.sim import replay
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.queue import QM_POWER, QM_RISK_AVERSE, QS_AHEAD
 from hftlib.sim.replay import (
@@ -908,8 +910,11 @@ def _script(req: Any, market: Any, classify: Any) -> tuple[list, bytes, list[int
     return reports(v), v.orders.tobytes(), seen
 
 
-def test_kernels_as_plain_python_match_the_compiled_ones() -> None:
+def test_kernels_as_plain_python_match_the_compiled_ones(
+    python_kernels: Callable[..., None],
+) -> None:
     nb = _script(on_request, on_market, touch)
+    python_kernels(replay)
     py = _script(on_request.py_func, on_market.py_func, touch.py_func)
     assert py == nb
     got, _, seen = nb
