@@ -17,6 +17,9 @@ means no limit (the default of every column except the rate window):
     (:func:`hftlib.engine.contract.notional` over the asset's ``INSTR_*`` row).
 ``RL_MAX_POSITION``
     Largest absolute position, lots, counted in the worst case (see below).
+``RL_MAX_POSITION_NOTIONAL``
+    Largest notional of that worst-case position in the settlement currency, valued at
+    the order's price (market orders: the mid): what a limit in USD states.
 ``RL_MAX_OPEN_ORDERS``
     Most live orders of the asset (the caller's count: open plus pending new).
 ``RL_MAX_ORDER_RATE``
@@ -45,7 +48,9 @@ A request gets ``OK`` or the code of the first rule it breaks, in this order:
    request itself filled, ``side * position + open_same_side + qty``, is above the limit.
    An order that reduces the position is therefore never denied by this rule, even when the
    position is already over the limit. A modify counts only the size it adds; a modify that
-   does not add size passes.
+   does not add size passes. The same worst case valued at the order's price (a market
+   order: the mid; neither: ``E_NO_MARKET``) must not exceed the position notional limit,
+   also ``R_MAX_POSITION``.
 5. ``R_MAX_OPEN_ORDERS``: the asset already has the maximum number of live orders (new
    orders only).
 6. ``R_PRICE_BAND``: ``|px - mid| > band * mid`` (limit orders only; market orders skip it).
@@ -111,7 +116,8 @@ RL_MAX_OPEN_ORDERS: Final = 3
 RL_MAX_ORDER_RATE: Final = 4
 RL_RATE_WINDOW_NS: Final = 5
 RL_PRICE_BAND: Final = 6
-N_RL: Final = 7
+RL_MAX_POSITION_NOTIONAL: Final = 7
+N_RL: Final = 8
 
 DEFAULT_RATE_WINDOW_NS: Final = 1e9
 RATE_CAP_BOUND: Final = 65536
@@ -167,6 +173,9 @@ class RiskLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     price_band : float
         Largest distance of a limit price from the mid as a fraction of the mid, in (0, 1],
         or inf. Default inf.
+    max_position_notional : float
+        Largest worst-case position notional in the settlement currency, valued at the
+        order's price. Default inf.
     """
 
     max_order_qty: float = math.inf
@@ -176,6 +185,7 @@ class RiskLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     max_order_rate: float = math.inf
     rate_window_s: float = 1.0
     price_band: float = math.inf
+    max_position_notional: float = math.inf
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -277,6 +287,7 @@ def limits_array(per_asset: Sequence[RiskLimits], instruments_rows: np.ndarray) 
         out[i, RL_MAX_ORDER_RATE] = lim.max_order_rate
         out[i, RL_RATE_WINDOW_NS] = round(lim.rate_window_s * 1e9)
         out[i, RL_PRICE_BAND] = lim.price_band
+        out[i, RL_MAX_POSITION_NOTIONAL] = lim.max_position_notional
     return out
 
 
@@ -371,6 +382,45 @@ def band_code(
 
 
 @nrt_free
+def position_code(
+    limits: np.ndarray,
+    instr: np.ndarray,
+    asset: int,
+    worst_lots: int,
+    px_ticks: int,
+    is_market: bool,
+    mid_ticks2: int,
+) -> int:
+    """Return ``OK``, ``R_MAX_POSITION`` or ``E_NO_MARKET`` for a worst-case position."""
+    if worst_lots > limits[asset, RL_MAX_POSITION]:
+        return R_MAX_POSITION
+    lim = limits[asset, RL_MAX_POSITION_NOTIONAL]
+    if lim == np.inf or worst_lots <= 0:
+        return OK
+    ref = _valuation_price(px_ticks, is_market, mid_ticks2)
+    if ref < 0:
+        return E_NO_MARKET
+    if notional(instr[asset], ref, worst_lots) > lim * _SLACK:
+        return R_MAX_POSITION
+    return OK
+
+
+@nrt_free
+def _valuation_price(px_ticks: int, is_market: bool, mid_ticks2: int) -> float:
+    """Return the price (ticks) an order is valued at, or -1.0 when there is none.
+
+    A limit order at its price; a market order at the mid, else its protection price.
+    """
+    if not is_market:
+        return float(px_ticks)
+    if mid_ticks2 != NO_PX:
+        return 0.5 * mid_ticks2
+    if px_ticks != NO_PX:
+        return float(px_ticks)
+    return -1.0
+
+
+@nrt_free
 def notional_code(
     limits: np.ndarray,
     instr: np.ndarray,
@@ -384,13 +434,8 @@ def notional_code(
     lim = limits[asset, RL_MAX_ORDER_NOTIONAL]
     if lim == np.inf:
         return OK
-    if not is_market:
-        ref = float(px_ticks)
-    elif mid_ticks2 != NO_PX:
-        ref = 0.5 * mid_ticks2
-    elif px_ticks != NO_PX:
-        ref = float(px_ticks)
-    else:
+    ref = _valuation_price(px_ticks, is_market, mid_ticks2)
+    if ref < 0:
         return E_NO_MARKET
     # contract.notional is annotated with int ticks but computes in float: a half-tick mid is fine
     if notional(instr[asset], ref, qty_lots) > lim * _SLACK:
@@ -452,8 +497,17 @@ def check_new(
     if code != OK:
         return code
     same = open_buy_lots if side == BUY else open_sell_lots
-    if side * position_lots + same + qty_lots > limits[asset, RL_MAX_POSITION]:
-        return R_MAX_POSITION
+    code = position_code(
+        limits,
+        instr,
+        asset,
+        side * position_lots + same + qty_lots,
+        px_ticks,
+        is_market,
+        mid_ticks2,
+    )
+    if code != OK:
+        return code
     if open_orders + 1 > limits[asset, RL_MAX_OPEN_ORDERS]:
         return R_MAX_OPEN_ORDERS
     code = band_code(limits, asset, px_ticks, mid_ticks2, is_market)
@@ -498,9 +552,11 @@ def check_modify(
     # Only added size can raise the worst case; a shrink is as safe as a cancel.
     extra = new_qty_lots - old_leaves_lots
     same = open_buy_lots if side == BUY else open_sell_lots
-    max_position = limits[asset, RL_MAX_POSITION]
-    if extra > 0 and side * position_lots + same + extra > max_position:
-        return R_MAX_POSITION
+    if extra > 0:
+        worst = side * position_lots + same + extra
+        code = position_code(limits, instr, asset, worst, new_px_ticks, False, mid_ticks2)
+        if code != OK:
+            return code
     code = band_code(limits, asset, new_px_ticks, mid_ticks2, False)
     if code != OK:
         return code

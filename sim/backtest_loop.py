@@ -52,9 +52,9 @@ from hftlib.sim.replay import (
     VS_QUEUE_MODEL,
     Venue,
     depth_at_our_level,
+    l3_row,
+    market_row,
     next_response_ts,
-    on_l3,
-    on_market,
     on_request,
     pop_response,
     touch,
@@ -620,7 +620,7 @@ def _run(
             elif kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
                 n_live = vstate[VS_LIVE_N]
                 if touch(xorders, xlive, n_live, asset, flags, row["px"], row["qty"]) != TOUCH_NONE:
-                    on_market(v, asset, flags, te, row["px"], row["qty"])
+                    market_row(v, asset, flags, te, row["px"], row["qty"])
                     stale = True
                 else:  # the row changes none of our orders: the venue only keeps its book
                     if te > vstate[VS_NOW]:
@@ -628,10 +628,10 @@ def _run(
                     if kind != K_TRADE:
                         l2_apply(xbook, asset, flags, row["px"], row["qty"])
             elif kind >= K_L3_ADD and kind <= K_L3_FILL:
-                on_l3(v, asset, flags, te, row["order_id"], row["px"], row["qty"])
+                l3_row(v, asset, flags, te, row["order_id"], row["px"], row["qty"])
                 stale = True
             else:
-                on_market(v, asset, flags, te, row["px"], row["qty"])
+                market_row(v, asset, flags, te, row["px"], row["qty"])
                 stale = True
             if kind != K_BBO:
                 st[LS_VENUE_CLOCK] = te

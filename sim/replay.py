@@ -703,6 +703,21 @@ def depth_at_our_level(
 @njit(cache=True)
 def on_market(v: Venue, asset: int, flags: int, exch_ts: int, px: int, qty: int) -> None:
     """Handle one recorded market event at the venue (its exchange timestamp)."""
+    market_row(v, asset, flags, exch_ts, px, qty)
+
+
+@njit(cache=True)
+def on_l3(v: Venue, asset: int, flags: int, exch_ts: int, order_id: int, px: int, qty: int) -> None:
+    """Handle one recorded order-by-order row at the venue (see :func:`l3_row`)."""
+    l3_row(v, asset, flags, exch_ts, order_id, px, qty)
+
+
+# The loop runs without reference counting and calls these two directly: a Python entry
+# point compiled that way could not unbox the venue's typed dicts (on_market and on_l3 are
+# the entry points for Python callers).
+@nrt_free_internal
+def market_row(v: Venue, asset: int, flags: int, exch_ts: int, px: int, qty: int) -> None:
+    """Handle one recorded market event at the venue (its exchange timestamp)."""
     if exch_ts > v.state[VS_NOW]:
         v.state[VS_NOW] = exch_ts
     kind = flags & KIND_MASK
@@ -712,8 +727,10 @@ def on_market(v: Venue, asset: int, flags: int, exch_ts: int, px: int, qty: int)
         _on_trade(v, asset, flags, px, qty)
 
 
-@njit(cache=True)
-def on_l3(v: Venue, asset: int, flags: int, exch_ts: int, order_id: int, px: int, qty: int) -> None:
+@nrt_free_internal
+def l3_row(
+    v: Venue, asset: int, flags: int, exch_ts: int, order_id: int, px: int, qty: int
+) -> None:
     """Handle one recorded order-by-order row at the venue.
 
     The L3 book keeps the venue's L2 view in sync. For our resting orders at the row's

@@ -60,6 +60,7 @@ KERNELS = (
     "rate_ok",
     "band_code",
     "notional_code",
+    "position_code",
 )
 
 
@@ -255,6 +256,30 @@ def test_modify_counts_only_added_size_for_position(k: SimpleNamespace) -> None:
     # shrinking (or keeping) the size never fails the position rule, even over the limit
     assert _mod(k, lim, st, side=BUY, old=5, qty=4, ob=8, pos=12) == OK
     assert _mod(k, lim, st, side=BUY, old=5, qty=5, ob=8, pos=12) == OK
+
+
+def test_position_notional_values_the_worst_case_at_the_order_price(k: SimpleNamespace) -> None:
+    lim = _limits(max_position_notional=20_000.0)  # two coins at 10_000.0
+    st = _state(lim)
+    assert _new(k, lim, st, side=BUY, pos=1_000, ob=500, qty=500) == OK  # 2 coins at 10_000
+    assert _new(k, lim, st, side=BUY, pos=1_000, ob=500, qty=501) == R_MAX_POSITION
+    assert _new(k, lim, st, side=BUY, pos=1_000, ob=500, qty=500, px=100_001) == R_MAX_POSITION
+    # a sell worst case is short: its size counts the same way
+    assert _new(k, lim, st, side=SELL, pos=-1_500, qty=500) == OK
+    assert _new(k, lim, st, side=SELL, pos=-1_500, qty=501) == R_MAX_POSITION
+    # reducing the position passes even over the limit
+    assert _new(k, lim, st, side=SELL, pos=5_000, qty=1_000) == OK
+    # market orders: at the mid, else the protection price, else no market to value them
+    assert _new(k, lim, st, is_market=True, pos=1_500, qty=500) == OK
+    assert _new(k, lim, st, is_market=True, mid2=MID2 + 2, pos=1_500, qty=500) == R_MAX_POSITION
+    assert _new(k, lim, st, is_market=True, mid2=NO_PX, px=NO_PX, pos=1_500) == E_NO_MARKET
+    # a modify counts the size it adds, at its new price
+    assert _mod(k, lim, st, side=BUY, old=500, qty=1_000, ob=1_500) == OK
+    assert _mod(k, lim, st, side=BUY, old=500, qty=1_001, ob=1_500) == R_MAX_POSITION
+    assert _mod(k, lim, st, side=BUY, old=500, qty=400, ob=5_000) == OK  # a shrink
+    inverse = _limits(max_position_notional=0.02)  # coins: 10 contracts of 100 USD at 50_000
+    assert _new(k, inverse, _state(inverse), instr=INVERSE, qty=10) == OK
+    assert _new(k, inverse, _state(inverse), instr=INVERSE, qty=11) == R_MAX_POSITION
 
 
 def test_max_open_orders_applies_to_new_orders_only(k: SimpleNamespace) -> None:
@@ -532,7 +557,12 @@ def test_limits_array_converts_base_units_to_lots() -> None:
     rows = np.vstack([LINEAR, INVERSE])
     arr = risk.limits_array(
         [
-            RiskLimits(max_order_qty=0.3, max_position=0.0015, max_order_notional=5e4),
+            RiskLimits(
+                max_order_qty=0.3,
+                max_position=0.0015,
+                max_order_notional=5e4,
+                max_position_notional=7e4,
+            ),
             RiskLimits(max_position=1_000.0, max_order_qty=250.0, rate_window_s=0.5),
         ],
         rows,
@@ -541,6 +571,7 @@ def test_limits_array_converts_base_units_to_lots() -> None:
     assert arr[0, RL_MAX_ORDER_QTY] == 300  # 0.3 / 0.001, despite float division
     assert arr[0, RL_MAX_POSITION] == 1  # 1.5 lots rounds down
     assert arr[0, RL_MAX_ORDER_NOTIONAL] == 5e4
+    assert arr[0, risk.RL_MAX_POSITION_NOTIONAL] == 7e4
     assert arr[0, RL_RATE_WINDOW_NS] == 1e9
     assert arr[1, RL_MAX_POSITION] == 10  # 1000 USD face = 10 contracts of 100 USD
     assert arr[1, RL_MAX_ORDER_QTY] == 2  # 2.5 contracts round down
