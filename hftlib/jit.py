@@ -32,3 +32,13 @@ def nrt_free_internal(fn: _F) -> _F:
     that holds typed dicts (whose unboxing needs reference counting) and still run without it.
     """
     return numba.njit(cache=True, _nrt=False, no_cpython_wrapper=True)(fn)  # type: ignore[call-overload, no-any-return]
+
+
+def nrt_kernel(fn: _F) -> _F:
+    """Compile ``fn`` cached, *with* reference counting whoever calls it.
+
+    Numba compiles a callee with its caller's reference-counting setting unless the callee
+    sets one, so a kernel that allocates (typed dicts, new arrays, strategy code) and may be
+    called from a reference-count-free one says so explicitly.
+    """
+    return numba.njit(cache=True, _nrt=True)(fn)  # type: ignore[call-overload, no-any-return]

@@ -102,7 +102,7 @@ from hftlib.engine.types import (
     SELL,
     ST_PENDING,
 )
-from hftlib.jit import nrt_free, nrt_free_internal
+from hftlib.jit import nrt_free, nrt_free_internal, nrt_kernel
 from hftlib.types import (
     F_BID,
     F_LAST,
@@ -127,32 +127,32 @@ HAS_ON_ORDER = False
 # The loop runs without reference counting (nrt_free_internal); strategy code may allocate,
 # so each callback is entered through a trampoline compiled with it: numba compiles a callee
 # with its caller's reference-counting setting unless the callee sets one itself.
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_start(ctx: Ctx, state: Any) -> None:
     on_start(ctx, state)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_book(ctx: Ctx, state: Any, asset: int) -> None:
     on_book(ctx, state, asset)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_trade(ctx: Ctx, state: Any, asset: int) -> None:
     on_trade(ctx, state, asset)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_order(ctx: Ctx, state: Any, slot: int) -> None:
     on_order(ctx, state, slot)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_timer(ctx: Ctx, state: Any, timer_id: int) -> None:
     on_timer(ctx, state, timer_id)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _cb_end(ctx: Ctx, state: Any) -> None:
     on_end(ctx, state)
 

@@ -68,7 +68,7 @@ from hftlib.engine.types import (
     V_UNKNOWN_ORDER,
     V_WOULD_CROSS,
 )
-from hftlib.jit import nrt_free_inline, nrt_free_internal
+from hftlib.jit import nrt_free_inline, nrt_free_internal, nrt_kernel
 from hftlib.types import (
     F_ASK,
     F_BID,
@@ -557,7 +557,7 @@ def _clear(v: Venue, asset: int, flags: int, px: int) -> None:
     l2_apply(v.book, asset, flags, px, 0)
 
 
-@njit(cache=True, _nrt=True)
+@nrt_kernel
 def _clear_under_orders(v: Venue, asset: int, flags: int, px: int) -> None:
     """Clear with our orders live: remember each one's level size, clear, move the queues.
 

@@ -48,10 +48,13 @@ def python_kernels(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def swap(*modules: ModuleType) -> None:
         for module in modules:
             for name, obj in list(vars(module).items()):
-                if (
-                    isinstance(obj, Dispatcher)
-                    and obj.targetoptions.get("_nrt") is False
-                    and obj.py_func.__module__ == module.__name__  # compiled callers keep theirs
+                if not isinstance(obj, Dispatcher):
+                    continue
+                opts = obj.targetoptions
+                # kernels without a Python entry point, wherever defined; the module's own
+                # other refcount-free kernels (an imported one keeps its compiled callers)
+                if opts.get("no_cpython_wrapper") or (
+                    opts.get("_nrt") is False and obj.py_func.__module__ == module.__name__
                 ):
                     monkeypatch.setattr(module, name, obj.py_func)
 

@@ -46,13 +46,13 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-import numba
 import numpy as np
 from numba import types
 from numba.typed import Dict
 
 from hftlib.book.l2 import TICK_LIMIT, _clear_side, new_l2, set_level
 from hftlib.engine.types import ASK, BID
+from hftlib.jit import nrt_kernel
 from hftlib.types import (
     F_ASK,
     F_BID,
@@ -118,7 +118,7 @@ _ID_KEY = types.UniTuple(types.int64, 2)  # type: ignore[no-untyped-call]
 _LV_KEY = types.UniTuple(types.int64, 3)  # type: ignore[no-untyped-call]
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _new_maps() -> tuple[Any, Any]:
     """Return the empty id and level maps (built in compiled code, so cached: creating a
     typed Dict from Python compiles its constructor in every process, about a second)."""
@@ -162,7 +162,7 @@ def new_l3(
 # --- slots and levels ----------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _alloc(table: np.ndarray, state: np.ndarray, free_col: int, hwm_col: int, link: int) -> int:
     """Pop a free slot of ``table`` (or a fresh one); -1 when full."""
     slot = state[free_col]
@@ -176,13 +176,13 @@ def _alloc(table: np.ndarray, state: np.ndarray, free_col: int, hwm_col: int, li
     return int(slot)
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _level_sync(book: L3Book, b: int, side: int, tick: int, lv: int) -> None:
     """Write a level's total size into the aggregate L2 (no crossing rule)."""
     set_level(book.l2, b, side, tick, book.levels[lv, LV_QTY], False)
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _link_tail(book: L3Book, b: int, slot: int) -> None:
     """Append order ``slot`` (fields set) to its level's FIFO, creating the level."""
     o = book.orders
@@ -214,7 +214,7 @@ def _link_tail(book: L3Book, b: int, slot: int) -> None:
     _level_sync(book, b, side, tick, lv)
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _unlink(book: L3Book, b: int, slot: int) -> None:
     """Take order ``slot`` out of its level's FIFO; drop the level when it empties."""
     o = book.orders
@@ -241,7 +241,7 @@ def _unlink(book: L3Book, b: int, slot: int) -> None:
     o[slot, O_LEVEL] = -1
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _remove(book: L3Book, b: int, slot: int) -> None:
     """Remove order ``slot`` from the book entirely and free the slot."""
     _unlink(book, b, slot)
@@ -254,7 +254,7 @@ def _remove(book: L3Book, b: int, slot: int) -> None:
     book.state[S_N_ORDERS] -= 1
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _bad_tick(tick: int) -> bool:
     return tick < -TICK_LIMIT or tick > TICK_LIMIT
 
@@ -262,7 +262,7 @@ def _bad_tick(tick: int) -> bool:
 # --- public kernels ----------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_slot(book: L3Book, b: int, order_id: int) -> int:
     """Return the slot of order ``order_id`` in book ``b``, or -1."""
     key = (np.int64(b), np.int64(order_id))
@@ -271,7 +271,7 @@ def l3_slot(book: L3Book, b: int, order_id: int) -> int:
     return -1
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_head(book: L3Book, b: int, side: int, tick: int) -> int:
     """Return the slot of the first order queued at ``tick`` on ``side``, or -1."""
     key = (np.int64(b), np.int64(side), np.int64(tick))
@@ -280,13 +280,13 @@ def l3_head(book: L3Book, b: int, side: int, tick: int) -> int:
     return -1
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_next(book: L3Book, slot: int) -> int:
     """Return the slot queued behind ``slot`` at its level, or -1."""
     return int(book.orders[slot, O_NEXT])
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_add(book: L3Book, b: int, order_id: int, side: int, tick: int, qty: int) -> int:
     """Queue a new order at the tail of its level; return a status code."""
     st = book.state
@@ -319,7 +319,7 @@ def l3_add(book: L3Book, b: int, order_id: int, side: int, tick: int, qty: int) 
     return L3_OK
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_modify(book: L3Book, b: int, order_id: int, tick: int, qty: int) -> int:
     """Set an order's price and remaining size; return a status code.
 
@@ -351,7 +351,7 @@ def l3_modify(book: L3Book, b: int, order_id: int, tick: int, qty: int) -> int:
     return L3_OK
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def _reduce(book: L3Book, b: int, order_id: int, qty: int) -> int:
     """Take up to ``qty`` lots from an order; return the lots taken or a negative code."""
     if qty <= 0:
@@ -373,7 +373,7 @@ def _reduce(book: L3Book, b: int, order_id: int, qty: int) -> int:
     return qty
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_cancel(book: L3Book, b: int, order_id: int, qty: int) -> int:
     """Cancel ``qty`` lots of an order (all that is left removes it); return lots removed.
 
@@ -382,13 +382,13 @@ def l3_cancel(book: L3Book, b: int, order_id: int, qty: int) -> int:
     return _reduce(book, b, order_id, qty)
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_fill(book: L3Book, b: int, order_id: int, qty: int) -> int:
     """Execute ``qty`` lots of a resting order; return the lots executed (as l3_cancel)."""
     return _reduce(book, b, order_id, qty)
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_clear(book: L3Book, b: int, side: int) -> int:
     """Remove every order of ``side`` (``-1``: both) of book ``b``; return how many.
 
@@ -406,7 +406,7 @@ def l3_clear(book: L3Book, b: int, side: int) -> int:
     return removed
 
 
-@numba.njit(cache=True, _nrt=True)
+@nrt_kernel
 def l3_apply(book: L3Book, b: int, flags: int, order_id: int, px: int, qty: int) -> int:
     """Apply one event row to book ``b``; return a status code.
 

@@ -15,12 +15,17 @@ def main() -> None:
 
 def _register() -> None:
     from hftlib.cli.backtest import backtest
+    from hftlib.cli.config import validate_config, validate_strategy
     from hftlib.cli.data import data
     from hftlib.cli.demo import demo
+    from hftlib.cli.sweep import sweep
 
     main.add_command(backtest)
     main.add_command(data)
     main.add_command(demo)
+    main.add_command(sweep)
+    main.add_command(validate_config)
+    main.add_command(validate_strategy)
 
 
 _register()

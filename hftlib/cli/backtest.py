@@ -6,37 +6,19 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from hftlib.cli.common import fail, progress_bar
+from hftlib.cli.common import (
+    backtest_options,
+    backtest_settings,
+    fail,
+    parse_params,
+    production_option,
+    progress_bar,
+    resolve_strategy,
+)
 from hftlib.errors import HftlibError
-
-
-def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip()] = raw
-    return params
-
-
-def _parse_fees(value: str | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    try:
-        maker, taker = (float(x) for x in value.split(","))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not MAKER,TAKER (fractions, e.g. -0.0001,0.0004)", param_hint="--fees"
-        ) from None
-    return maker, taker
 
 
 @click.command("backtest")
@@ -44,9 +26,11 @@ def _parse_fees(value: str | None) -> tuple[float, float] | None:
     "--strategy",
     "-s",
     default=None,
-    help="Strategy: a name in hftlib.strategies (quote_mm), a dotted module or a .py file. "
-    "Omit for a pure replay.",
+    help="Strategy: a name in hftlib.strategies (quote_mm), a dotted module, a .py file, or "
+    "a strategy config file (config/strategies/X.json: its type, parameters and risk limits; "
+    "--data then may be a folder holding other instruments too). Omit for a pure replay.",
 )
+@production_option
 @click.option(
     "--data",
     "-d",
@@ -56,27 +40,7 @@ def _parse_fees(value: str | None) -> tuple[float, float] | None:
     type=click.Path(exists=True, path_type=Path),
     help="Event file (.parquet/.npy) or folder; repeat for more instruments or days.",
 )
-@click.option("--param", "-p", "params", multiple=True, help="Strategy parameter NAME=VALUE.")
-@click.option("--start", default=None, help="Start of the local-time range (ISO-8601 UTC or ns).")
-@click.option("--end", default=None, help="End of the local-time range (exclusive).")
-@click.option(
-    "--latency",
-    default="0ns",
-    show_default=True,
-    help="Order latency: 2ms | constant:ENTRY,RESPONSE | random:ENTRY,RESPONSE,SIGMA | file:PATH.",
-)
-@click.option(
-    "--queue",
-    default="risk_averse",
-    show_default=True,
-    help="Queue model: risk_averse, power:N, power2:N, power3:N, log, log2, l3_fifo.",
-)
-@click.option("--partial-fills/--no-partial-fills", default=False, show_default=True)
-@click.option("--fees", default=None, help="MAKER,TAKER fee rates overriding the instrument's.")
-@click.option("--record-interval", default="1s", show_default=True, help="Recorder sampling.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--initial-balance", type=float, default=0.0, show_default=True)
-@click.option("--capital", type=float, default=None, help="Capital for returns and turnover.")
+@backtest_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -87,6 +51,7 @@ def _parse_fees(value: str | None) -> tuple[float, float] | None:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def backtest(
     strategy: str | None,
+    production: Path | None,
     data: tuple[Path, ...],
     params: tuple[str, ...],
     start: str | None,
@@ -105,12 +70,23 @@ def backtest(
 ) -> None:
     """Backtest a strategy on recorded or synthetic events."""
     run = importlib.import_module("hftlib.sim.backtest").backtest
-    start_v: str | int | None = int(start) if start and start.isdigit() else start
-    end_v: str | int | None = int(end) if end and end.isdigit() else end
+    settings = backtest_settings(
+        start=start,
+        end=end,
+        latency=latency,
+        queue=queue,
+        partial_fills=partial_fills,
+        fees=fees,
+        record_interval=record_interval,
+        seed=seed,
+        initial_balance=initial_balance,
+        capital=capital,
+    )
     try:
+        strategy, files, kwargs = resolve_strategy(strategy, data, parse_params(params), production)
         from hftlib.data.reader import EventStream
 
-        total = EventStream.from_paths(list(data)).rows
+        total = EventStream.from_paths(files).rows
     except HftlibError as exc:
         fail(exc)
     with progress_bar(total, "ev", "backtest", progress and sys.stderr.isatty()) as update:
@@ -121,22 +97,7 @@ def backtest(
             seen[0] = done
 
         try:
-            result = run(
-                strategy,
-                list(data),
-                params=_parse_params(params),
-                latency=latency,
-                queue=queue,
-                partial_fills=partial_fills,
-                fees=_parse_fees(fees),
-                record_interval=record_interval,
-                start=start_v,
-                end=end_v,
-                seed=seed,
-                initial_balance=initial_balance,
-                capital=capital,
-                progress=report,
-            )
+            result = run(strategy, files, progress=report, **kwargs, **settings)
         except (HftlibError, ValueError) as exc:
             fail(exc)
     if out is not None:

@@ -1,4 +1,4 @@
-"""Pieces the ``hft`` subcommands share: instrument options, progress bars, JSON output."""
+"""Pieces the ``hft`` subcommands share: instrument and backtest options, progress, JSON output."""
 
 from __future__ import annotations
 
@@ -129,3 +129,133 @@ def fail(exc: HftlibError | KeyError | ValueError) -> None:
 def total_size(paths: Sequence[Path]) -> int:
     """Bytes over ``paths`` (for byte-based progress)."""
     return sum(p.stat().st_size for p in paths if p.is_file())
+
+
+# --- backtest settings (hft backtest, hft sweep) ---------------------------------------------
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    """Return ``NAME=VALUE`` items as a dict, each value read as JSON when it parses."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+def parse_fees(value: str | None) -> tuple[float, float] | None:
+    """Return ``MAKER,TAKER`` as two floats (None stays None)."""
+    if value is None:
+        return None
+    try:
+        maker, taker = (float(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not MAKER,TAKER (fractions, e.g. -0.0001,0.0004)", param_hint="--fees"
+        ) from None
+    return maker, taker
+
+
+def backtest_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the backtest settings: --param, --start/--end, --latency, --queue, ..., --capital."""
+    options = [
+        click.option(
+            "--param", "-p", "params", multiple=True, help="Strategy parameter NAME=VALUE."
+        ),
+        click.option(
+            "--start", default=None, help="Start of the local-time range (ISO-8601 UTC or ns)."
+        ),
+        click.option("--end", default=None, help="End of the local-time range (exclusive)."),
+        click.option(
+            "--latency",
+            default="0ns",
+            show_default=True,
+            help="Order latency: 2ms | constant:ENTRY,RESPONSE | random:ENTRY,RESPONSE,SIGMA | "
+            "file:PATH.",
+        ),
+        click.option(
+            "--queue",
+            default="risk_averse",
+            show_default=True,
+            help="Queue model: risk_averse, power:N, power2:N, power3:N, log, log2, l3_fifo.",
+        ),
+        click.option("--partial-fills/--no-partial-fills", default=False, show_default=True),
+        click.option(
+            "--fees", default=None, help="MAKER,TAKER fee rates overriding the instrument's."
+        ),
+        click.option(
+            "--record-interval", default="1s", show_default=True, help="Recorder sampling."
+        ),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--initial-balance", type=float, default=0.0, show_default=True),
+        click.option(
+            "--capital", type=float, default=None, help="Capital for returns and turnover."
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def backtest_settings(
+    *,
+    start: str | None,
+    end: str | None,
+    latency: str,
+    queue: str,
+    partial_fills: bool,
+    fees: str | None,
+    record_interval: str,
+    seed: int,
+    initial_balance: float,
+    capital: float | None,
+) -> dict[str, Any]:
+    """Return the :func:`hftlib.backtest` keyword arguments of :func:`backtest_options`."""
+    return {
+        "latency": latency,
+        "queue": queue,
+        "partial_fills": partial_fills,
+        "fees": parse_fees(fees),
+        "record_interval": record_interval,
+        "start": int(start) if start and start.isdigit() else start,
+        "end": int(end) if end and end.isdigit() else end,
+        "seed": seed,
+        "initial_balance": initial_balance,
+        "capital": capital,
+    }
+
+
+def resolve_strategy(
+    strategy: str | None,
+    data: Sequence[str | Path],
+    params: dict[str, Any],
+    production: Path | None,
+) -> tuple[str | None, list[str | Path], dict[str, Any]]:
+    """Return ``(strategy, data, kwargs)`` for a backtest, reading a strategy config file.
+
+    A ``*.json`` strategy is a strategy file: its type, parameters (``params`` override
+    them) and risk limits, and the files among ``data`` of the instruments it trades.
+    Anything else passes through unchanged. Raises ConfigError for a bad file.
+    """
+    from hftlib.config.runs import is_strategy_file, strategy_run
+
+    if strategy is None or not is_strategy_file(strategy):
+        return strategy, list(data), {"params": params}
+    planned = strategy_run(strategy, list(data), production=production)
+    kwargs = {"params": {**planned.params, **params}, "risk": planned.risk()}
+    return planned.strategy, list(planned.files), kwargs
+
+
+production_option = click.option(
+    "--config",
+    "production",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="production.json naming the exchanges, for a strategy config file "
+    "(default: the one beside its strategies/ folder).",
+)
