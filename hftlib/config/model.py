@@ -349,6 +349,8 @@ def convert(data: Any, cls: type[_T], base_dir: Path, name: str) -> _T:
     def decode(typ: type, obj: Any) -> Any:
         if typ is SecretRef or typ is Dsn:
             return typ(obj, base_dir)
+        # msgspec's dec_hook protocol: NotImplementedError means "not a type this hook
+        # decodes", and msgspec reports the value as invalid at its path
         raise NotImplementedError(f"no decoder for {typ!r}")
 
     try:
