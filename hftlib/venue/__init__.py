@@ -1,0 +1,1 @@
+"""The venue interface shared by connectors (``venues/``) and simulators (``sim/``)."""
