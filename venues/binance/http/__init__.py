@@ -1,0 +1,1 @@
+"""Binance REST: signed requests, rate-limit feedback, error mapping."""

@@ -1,0 +1,1 @@
+"""Binance WebSocket: combined market streams, WS API and user data."""
