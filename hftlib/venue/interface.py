@@ -61,7 +61,7 @@ class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """The venue's view of one order after a request, a query or a user-data event.
 
     ``filled_lots`` is cumulative; a fill carried by this update is ``last_fill_lots`` at
-    ``last_fill_ticks`` with its ``fee`` (quote currency, negative for a rebate) and venue
+    ``last_fill_ticks`` with its ``fee`` (in ``fee_asset``, negative for a rebate) and venue
     ``trade_id`` (``-1`` when the update carries no fill). Fills are identified by
     ``(venue_order_id, trade_id)``, so the same fill reported by a REST response and by the
     stream is applied once.
@@ -79,6 +79,10 @@ class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True):
     last_fill_lots: int = 0
     last_fill_ticks: int = 0
     fee: float = 0.0
+    fee_asset: str = ""
+    """The asset the fee was charged in (empty: the quote currency)."""
+    avg_price: float = 0.0
+    """Average fill price over ``filled_lots`` (0.0 before the first fill)."""
     trade_id: int = -1
     maker: bool = False
     exch_ts: int = 0
