@@ -32,6 +32,7 @@ from hftlib.sim.backtest_loop import (
     LS_RQ_DROPPED,
     Loop,
     new_loop,
+    rebase,
 )
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.latency import LatencyModel, parse_latency
@@ -449,10 +450,13 @@ def backtest(
         # keep the rows the strategy has not seen (a short tail: the venue is at most one
         # feed latency ahead); the new chunk is used as it is
         il = int(lp.state[LS_IL])
+        venue_inside = int(lp.state[LS_IE]) < len(pre) + len(cur)
         pre = _tail(pre, cur, il)
-        lp.state[LS_IE] -= il
-        lp.state[LS_IL] = 0
-        cur = chunk
+        rebase(lp, il)
+        if venue_inside:  # rare: the venue looked ahead past the buffer's end; it reads one array
+            pre, cur = empty, np.concatenate((pre, chunk))
+        else:
+            cur = chunk
         while True:
             if startup_s is None:
                 startup_s = time.perf_counter() - t_call
