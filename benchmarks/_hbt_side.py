@@ -145,15 +145,21 @@ def to_hbt_events(events: np.ndarray, tick_size: float, lot_size: float) -> np.n
 def convert_hftlib_file(src: Path, dst: Path, tick_size: float, lot_size: float) -> int:
     """Write the hftlib ``.npy`` event file ``src`` as an hftbacktest ``.npz``; return its rows.
 
-    Rows keep both clocks; hftbacktest's own ``correct_event_order`` splits the rows whose
+    Top-of-book rows are dropped (neither venue matches against them). Rows keep both
+    clocks; hftbacktest's own ``correct_event_order`` splits the rows whose
     exchange and receipt orders disagree into an exchange-side and a local-side event, as
     its converters do, so both engines replay identical events on identical clocks.
     """
     from hftbacktest.data.validation import correct_event_order, validate_event_order
 
     from hftlib.data.storage import iter_events
+    from hftlib.types import K_BBO
 
-    parts = [to_hbt_events(chunk, tick_size, lot_size) for chunk in iter_events(src)]
+    # neither venue matches against the top-of-book feed; hftbacktest has no such rows
+    parts = [
+        to_hbt_events(chunk[(chunk["flags"] & KIND_MASK) != K_BBO], tick_size, lot_size)
+        for chunk in iter_events(src)
+    ]
     data = np.concatenate(parts)
     del parts
     data = correct_event_order(

@@ -551,7 +551,8 @@ def _venue_row(v: Venue, row: Any, te: int) -> bool:
 @njit(cache=True, inline="always")
 def _venue_time(row: Any) -> int:
     """Return a row's time at the venue: its exchange time, never after its receipt."""
-    return min(row["exch_ts"], row["local_ts"])
+    t: int = min(row["exch_ts"], row["local_ts"])
+    return t
 
 
 @nrt_free_internal
