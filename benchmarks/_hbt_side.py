@@ -162,6 +162,10 @@ def convert_hftlib_file(src: Path, dst: Path, tick_size: float, lot_size: float)
     ]
     data = np.concatenate(parts)
     del parts
+    # a row stamped after its receipt happened, at the latest, when it was received: the
+    # time both venues use for it (hftbacktest's own converter shifts such rows instead)
+    data["exch_ts"] = np.minimum(data["exch_ts"], data["local_ts"])
+    data["ev"] &= ~np.uint64(HBT_EXCH | HBT_LOCAL)  # correct_event_order sets them per copy
     data = correct_event_order(
         data,
         np.argsort(data["exch_ts"], kind="mergesort"),
