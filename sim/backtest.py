@@ -61,6 +61,7 @@ BACKTEST_CHUNK_ROWS = 1 << 18
 class BacktestError(HftlibError, ValueError):
     """The backtest cannot start: bad data, parameters or models."""
 
+
 _T = TypeVar("_T")
 
 

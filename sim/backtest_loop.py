@@ -815,7 +815,9 @@ def _run(
                 st[LS_VENUE_CLOCK] = te
             ie += 1
         elif t_pre <= tl and t_pre <= t_post:
-            caught = _catch_up(lp, v, ev, floor, n_pre, ie, n, final, t_pre) if ie < n else CAUGHT_UP
+            caught = CAUGHT_UP
+            if ie < n:
+                caught = _catch_up(lp, v, ev, floor, n_pre, ie, n, final, t_pre)
             if caught == NEED_MORE:
                 result = NEED_DATA
                 break
