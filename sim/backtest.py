@@ -24,7 +24,6 @@ from hftlib.sim.backtest_loop import (
     DONE,
     LOGS_FULL,
     LS_FILL_N,
-    LS_IE,
     LS_IL,
     LS_OLOG_N,
     LS_REC_N,
@@ -449,9 +448,10 @@ def backtest(
     empty = np.zeros(0, dtype=EVENT_DTYPE)
     no_floor = np.zeros(0, dtype=np.int64)
     # compiles or loads from the cache
-    engine.run(empty, empty, no_floor, False, lp, ctx, venue, state)
+    engine.run(empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
     compile_s = time.perf_counter() - t_compile
-    run = _entry_point(engine.run, (empty, empty, no_floor, False, lp, ctx, venue, state))
+    args = (empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
+    run = _entry_point(engine.run, args)
     collector = _Collector()
     report = progress if callable(progress) else None
     bar = None
@@ -464,23 +464,21 @@ def backtest(
     pre, cur = empty, empty
     chunks = _with_floor(_checked_chunks(src.stream(), n, t_start, t_end, bool(src.files)))
     seen_rows = 0
-    for (chunk, chunk_floor), final in _lookahead(_prefetch(chunks)):
+    for (chunk, floor), final in _lookahead(_prefetch(chunks)):
         # keep the rows the strategy has not seen (a short tail: the venue is at most one
-        # feed latency ahead); the new chunk is used as it is
+        # feed latency, or its 100 ms look-ahead, ahead); the new chunk is used as it is
         il = int(lp.state[LS_IL])
-        venue_inside = int(lp.state[LS_IE]) < len(pre) + len(cur)
         pre = _tail(pre, cur, il)
         rebase(lp, il)
-        if venue_inside:  # rare: the venue looked ahead past the buffer's end; it reads one array
-            pre, cur = empty, np.concatenate((pre, chunk))
-            floor = _floor(cur)
-        else:
-            cur, floor = chunk, chunk_floor
+        pre_floor = _floor(pre)
+        if len(floor):
+            np.minimum(pre_floor, floor[0], out=pre_floor)
+        cur = chunk
         while True:
             if startup_s is None:
                 startup_s = time.perf_counter() - t_call
             t0 = time.perf_counter()
-            status = run(pre, cur, floor, final, lp, ctx, venue, state)
+            status = run(pre, pre_floor, cur, floor, final, lp, ctx, venue, state)
             run_s += time.perf_counter() - t0
             if status == LOGS_FULL:
                 collector.take(lp)

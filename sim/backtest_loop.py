@@ -571,15 +571,27 @@ def venue_time_floor(ev: np.ndarray, out: np.ndarray) -> None:
         out[k] = floor
 
 
+@njit(cache=True, inline="always")
+def _row_at(pre: np.ndarray, ev: np.ndarray, n_pre: int, k: int) -> Any:
+    """Return row ``k`` of ``pre`` followed by ``ev`` (the venue may still be in ``pre``)."""
+    return pre[k] if k < n_pre else ev[k - n_pre]
+
+
+@njit(cache=True, inline="always")
+def _floor_at(pre_floor: np.ndarray, floor: np.ndarray, n_pre: int, k: int) -> int:
+    f: int = pre_floor[k] if k < n_pre else floor[k - n_pre]
+    return f
+
+
 @nrt_free_internal
 def _catch_up(
     lp: Loop,
     v: Venue,
+    pre: np.ndarray,
+    pre_floor: np.ndarray,
     ev: np.ndarray,
     floor: np.ndarray,
-    n_pre: int,
     ie: int,
-    n: int,
     final: bool,
     t: int,
 ) -> int:
@@ -597,7 +609,9 @@ def _catch_up(
     st = lp.state
     ahead = lp.ahead
     cap = ahead.shape[0]
-    first = ev[ie - n_pre]
+    n_pre = pre.shape[0]
+    n = n_pre + ev.shape[0]
+    first = _row_at(pre, ev, n_pre, ie)
     blocked_depth = np.int64(0)
     blocked_trade = np.int64(0)
     if first["asset"] < 63:
@@ -611,12 +625,12 @@ def _catch_up(
     horizon = t + AHEAD_NS
     complete = last < n or final  # the window ends before the buffer does
     for k in range(ie + 1, last):
-        if floor[k - n_pre] > t:
+        if _floor_at(pre_floor, floor, n_pre, k) > t:
             # nothing from here to the buffer's end happened by ``t``; the answer is final
             # unless the next buffer may still hold rows of the window
-            complete = complete or ev[n - 1 - n_pre]["local_ts"] > horizon
+            complete = complete or _row_at(pre, ev, n_pre, n - 1)["local_ts"] > horizon
             break
-        row = ev[k - n_pre]
+        row = _row_at(pre, ev, n_pre, k)
         if row["local_ts"] > horizon:
             complete = True
             break
@@ -654,6 +668,7 @@ def _catch_up(
 @njit(cache=True, nogil=True)
 def run(
     pre: np.ndarray,
+    pre_floor: np.ndarray,
     ev: np.ndarray,
     floor: np.ndarray,
     final: bool,
@@ -663,12 +678,13 @@ def run(
     state: Any,
 ) -> int:
     """Advance the backtest over the rows of ``pre`` then ``ev`` (see :func:`_run`)."""
-    return _run(pre, ev, floor, final, lp, ctx, v, state)
+    return _run(pre, pre_floor, ev, floor, final, lp, ctx, v, state)
 
 
 @nrt_free_internal
 def _run(
     pre: np.ndarray,
+    pre_floor: np.ndarray,
     ev: np.ndarray,
     floor: np.ndarray,
     final: bool,
@@ -679,7 +695,9 @@ def _run(
 ) -> int:
     """Advance the backtest over the rows of ``pre`` then ``ev``.
 
-    ``floor`` is :func:`venue_time_floor` of ``ev``.
+    ``floor`` is :func:`venue_time_floor` of ``ev``, and ``pre_floor`` that of ``pre``
+    continued into ``ev``. The venue usually reads ``ev`` only; when it stopped inside the
+    previous buffer (looking ahead for rows of an earlier exchange time) it starts in ``pre``.
 
     ``pre`` holds the rows of the previous buffer the strategy has not seen yet, so a new
     chunk is used in place, never copied. Cursors count rows of the two arrays together.
@@ -687,9 +705,9 @@ def _run(
     """
     n_pre = pre.shape[0]
     n = n_pre + ev.shape[0]
-    if lp.state[LS_IE] < n_pre:
+    if lp.state[LS_IE] < lp.state[LS_IL]:
         return BAD_CURSOR  # the venue is never behind the strategy; the host broke a rule
-    # the strategy reads ``pre`` until it catches up with ``ev``; the venue reads ``ev``
+    # the strategy reads ``pre`` until it catches up with ``ev``
     lrows = pre if lp.state[LS_IL] < n_pre else ev
     loff = 0 if lp.state[LS_IL] < n_pre else n_pre
     st = lp.state
@@ -767,7 +785,7 @@ def _run(
             ie += 1
         # the venue's next row (exchange time, clamped so the venue clock never runs back)
         if ie < n:
-            row_e = ev[ie - n_pre]
+            row_e = _row_at(pre, ev, n_pre, ie)
             te = row_e["exch_ts"]
             tl_ie = row_e["local_ts"]
             if te > tl_ie:
@@ -802,7 +820,7 @@ def _run(
                 )
                 != TOUCH_NONE
             ):
-                caught = _catch_up(lp, v, ev, floor, n_pre, ie, n, final, te)
+                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, te)
                 if caught == NEED_MORE:
                     result = NEED_DATA
                     break
@@ -817,7 +835,7 @@ def _run(
         elif t_pre <= tl and t_pre <= t_post:
             caught = CAUGHT_UP
             if ie < n:
-                caught = _catch_up(lp, v, ev, floor, n_pre, ie, n, final, t_pre)
+                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre)
             if caught == NEED_MORE:
                 result = NEED_DATA
                 break
