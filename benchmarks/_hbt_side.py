@@ -142,32 +142,36 @@ def to_hbt_events(events: np.ndarray, tick_size: float, lot_size: float) -> np.n
     return out
 
 
-def convert_hftlib_file(
-    src: Path, dst: Path, tick_size: float, lot_size: float, venue_clock: bool = False
-) -> int:
+def convert_hftlib_file(src: Path, dst: Path, tick_size: float, lot_size: float) -> int:
     """Write the hftlib ``.npy`` event file ``src`` as an hftbacktest ``.npz``; return its rows.
 
-    With ``venue_clock`` the rows get the exchange times hftlib's replay venue uses
-    (``exch_ts`` capped at ``local_ts``, never running back: a running maximum) and the
-    top-of-book rows (which neither venue matches against) are dropped, so real data with
-    out-of-order exchange times becomes one stream valid on both of hftbacktest's
-    timelines, and both engines see exactly the same events at the same times.
+    Top-of-book rows are dropped (neither venue matches against them). Rows keep both
+    clocks; hftbacktest's own ``correct_event_order`` splits the rows whose
+    exchange and receipt orders disagree into an exchange-side and a local-side event, as
+    its converters do, so both engines replay identical events on identical clocks.
     """
+    from hftbacktest.data.validation import correct_event_order, validate_event_order
+
     from hftlib.data.storage import iter_events
     from hftlib.types import K_BBO
 
-    if venue_clock:
-        events = np.concatenate(list(iter_events(src)))
-        events = events[(events["flags"] & KIND_MASK) != K_BBO]
-        clock = np.minimum(events["exch_ts"], events["local_ts"])
-        events["exch_ts"] = np.maximum.accumulate(clock)
-        data = to_hbt_events(events, tick_size, lot_size)
-    else:
-        parts = [to_hbt_events(chunk, tick_size, lot_size) for chunk in iter_events(src)]
-        data = np.concatenate(parts)
-        del parts
-    if (np.diff(data["exch_ts"]) < 0).any():
-        raise ValueError(f"{src}: exch_ts goes back in local order; rows need two timelines")
+    # neither venue matches against the top-of-book feed; hftbacktest has no such rows
+    parts = [
+        to_hbt_events(chunk[(chunk["flags"] & KIND_MASK) != K_BBO], tick_size, lot_size)
+        for chunk in iter_events(src)
+    ]
+    data = np.concatenate(parts)
+    del parts
+    # a row stamped after its receipt happened, at the latest, when it was received: the
+    # time both venues use for it (hftbacktest's own converter shifts such rows instead)
+    data["exch_ts"] = np.minimum(data["exch_ts"], data["local_ts"])
+    data["ev"] &= ~np.uint64(HBT_EXCH | HBT_LOCAL)  # correct_event_order sets them per copy
+    data = correct_event_order(
+        data,
+        np.argsort(data["exch_ts"], kind="mergesort"),
+        np.argsort(data["local_ts"], kind="mergesort"),
+    )
+    validate_event_order(data)
     _save_npz(dst, data)
     return len(data)
 

@@ -224,15 +224,13 @@ def same_events_dataset(base: DataSet, cache: Path) -> DataSet:
     """Return ``base``'s hftlib file also given to hftbacktest, converted row for row.
 
     Isolates the models from the converters: both engines replay identical events on
-    identical venue and strategy clocks (see ``convert_hftlib_file(venue_clock=True)``).
+    identical exchange and local clocks (see ``convert_hftlib_file``).
     """
-    npz = base.hftlib_path.with_suffix(".same-events.hbt.npz")
+    npz = base.hftlib_path.with_suffix(".same-events-2clk.hbt.npz")
     info = hbt_npz(
         npz,
         base.tick_size,
-        lambda: hbt_side.convert_hftlib_file(
-            base.hftlib_path, npz, base.tick_size, base.lot_size, venue_clock=True
-        ),
+        lambda: hbt_side.convert_hftlib_file(base.hftlib_path, npz, base.tick_size, base.lot_size),
     )
     return replace(
         base,

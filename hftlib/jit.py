@@ -42,3 +42,10 @@ def nrt_kernel(fn: _F) -> _F:
     called from a reference-count-free one says so explicitly.
     """
     return numba.njit(cache=True, _nrt=True)(fn)  # type: ignore[call-overload, no-any-return]
+
+
+def nrt_free_internal_inline(fn: _F) -> _F:
+    """Like :func:`nrt_free_internal`, and inlined into callers at numba's IR level."""
+    return numba.njit(  # type: ignore[call-overload, no-any-return]
+        cache=True, _nrt=False, no_cpython_wrapper=True, inline="always"
+    )(fn)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from hftlib.sim.backtest_loop import (
@@ -24,7 +24,6 @@ from hftlib.sim.backtest_loop import (
     DONE,
     LOGS_FULL,
     LS_FILL_N,
-    LS_IE,
     LS_IL,
     LS_OLOG_N,
     LS_REC_N,
@@ -32,6 +31,8 @@ from hftlib.sim.backtest_loop import (
     LS_RQ_DROPPED,
     Loop,
     new_loop,
+    rebase,
+    venue_time_floor,
 )
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.latency import LatencyModel, parse_latency
@@ -58,6 +59,9 @@ BACKTEST_CHUNK_ROWS = 1 << 18
 
 class BacktestError(HftlibError, ValueError):
     """The backtest cannot start: bad data, parameters or models."""
+
+
+_T = TypeVar("_T")
 
 
 def parse_duration(value: str | int | float, what: str) -> int:
@@ -247,7 +251,19 @@ def _tail(pre: np.ndarray, cur: np.ndarray, start: int) -> np.ndarray:
     return cur[start - len(pre) :].copy()
 
 
-def _prefetch(chunks: Iterator[np.ndarray], depth: int = 1) -> Iterator[np.ndarray]:
+def _floor(chunk: np.ndarray) -> np.ndarray:
+    out = np.empty(len(chunk), dtype=np.int64)
+    venue_time_floor(chunk, out)
+    return out
+
+
+def _with_floor(chunks: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pair each chunk with its venue-time floor (computed where the chunk is read)."""
+    for chunk in chunks:
+        yield chunk, _floor(chunk)
+
+
+def _prefetch(chunks: Iterator[_T], depth: int = 1) -> Iterator[_T]:
     """Read chunks in a background thread while the (GIL-free) loop runs on earlier ones.
 
     Errors raised by the reader surface here, in order; stopping early stops the reader.
@@ -285,7 +301,7 @@ def _prefetch(chunks: Iterator[np.ndarray], depth: int = 1) -> Iterator[np.ndarr
         worker.join(timeout=5)
 
 
-def _lookahead(chunks: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
+def _lookahead(chunks: Iterator[_T]) -> Iterator[tuple[_T, bool]]:
     prev = next(chunks, None)
     while prev is not None:
         nxt = next(chunks, None)
@@ -430,9 +446,12 @@ def backtest(
     engine = codegen.engine_module(LOOP_MODULE, strat)
     t_compile = time.perf_counter()
     empty = np.zeros(0, dtype=EVENT_DTYPE)
-    engine.run(empty, empty, False, lp, ctx, venue, state)  # compiles or loads from the cache
+    no_floor = np.zeros(0, dtype=np.int64)
+    # compiles or loads from the cache
+    engine.run(empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
     compile_s = time.perf_counter() - t_compile
-    run = _entry_point(engine.run, (empty, empty, False, lp, ctx, venue, state))
+    args = (empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
+    run = _entry_point(engine.run, args)
     collector = _Collector()
     report = progress if callable(progress) else None
     bar = None
@@ -443,21 +462,23 @@ def backtest(
     run_s = 0.0
     startup_s: float | None = None
     pre, cur = empty, empty
-    chunks = _checked_chunks(src.stream(), n, t_start, t_end, checked=bool(src.files))
+    chunks = _with_floor(_checked_chunks(src.stream(), n, t_start, t_end, bool(src.files)))
     seen_rows = 0
-    for chunk, final in _lookahead(_prefetch(chunks)):
+    for (chunk, floor), final in _lookahead(_prefetch(chunks)):
         # keep the rows the strategy has not seen (a short tail: the venue is at most one
-        # feed latency ahead); the new chunk is used as it is
+        # feed latency, or its 100 ms look-ahead, ahead); the new chunk is used as it is
         il = int(lp.state[LS_IL])
         pre = _tail(pre, cur, il)
-        lp.state[LS_IE] -= il
-        lp.state[LS_IL] = 0
+        rebase(lp, il)
+        pre_floor = _floor(pre)
+        if len(floor):
+            np.minimum(pre_floor, floor[0], out=pre_floor)
         cur = chunk
         while True:
             if startup_s is None:
                 startup_s = time.perf_counter() - t_call
             t0 = time.perf_counter()
-            status = run(pre, cur, final, lp, ctx, venue, state)
+            status = run(pre, pre_floor, cur, floor, final, lp, ctx, venue, state)
             run_s += time.perf_counter() - t0
             if status == LOGS_FULL:
                 collector.take(lp)

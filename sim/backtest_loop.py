@@ -102,7 +102,7 @@ from hftlib.engine.types import (
     SELL,
     ST_PENDING,
 )
-from hftlib.jit import nrt_free, nrt_free_internal, nrt_kernel
+from hftlib.jit import nrt_free, nrt_free_internal, nrt_free_internal_inline, nrt_kernel
 from hftlib.types import (
     F_BID,
     F_LAST,
@@ -179,11 +179,25 @@ LS_OLOG_N: Final = 12
 LS_ROWS: Final = 13  # rows the strategy has seen
 LS_RQ_DROPPED: Final = 14
 LS_LAST_TS: Final = 15
-N_LS: Final = 16
+LS_AHEAD_N: Final = 16  # rows the venue handled ahead of its cursor, not yet passed
+N_LS: Final = 17
 
-Loop = namedtuple("Loop", ["state", "rq", "rec", "fills", "olog", "l3"])
-"""Loop state: cursors and clocks, the request queue, log buffers, and the strategy-side L3
-book whose aggregate ``l3.l2`` is ``ctx.book`` (L3 rows keep the strategy's L2 view)."""
+CAUGHT_UP: Final = 0
+TOOK: Final = 1
+NEED_MORE: Final = 2
+
+AHEAD_ROWS: Final = 4096
+"""How far (rows) the venue looks past its cursor for rows of an earlier exchange time."""
+AHEAD_NS: Final = 100_000_000
+"""...and how far in local time (100 ms): rows received later than that are taken in the
+order received. (On the Binance USD-M recording, rows arrive at most 86 ms out of exchange
+order, median 6 ms.)"""
+
+Loop = namedtuple("Loop", ["state", "rq", "rec", "fills", "olog", "l3", "ahead"])
+"""Loop state: cursors and clocks, the request queue, log buffers, the strategy-side L3
+book whose aggregate ``l3.l2`` is ``ctx.book`` (L3 rows keep the strategy's L2 view), and
+``ahead``: positions of rows the venue handled before its cursor reached them (keyed by
+position modulo ``AHEAD_ROWS``, -1 when free)."""
 
 _MAX: Final = np.iinfo(np.int64).max
 
@@ -211,7 +225,17 @@ def new_loop(
         fills=np.zeros(log_capacity, dtype=FILL_DTYPE),
         olog=np.zeros(log_capacity, dtype=ORDER_LOG_DTYPE),
         l3=l3,
+        ahead=np.full(AHEAD_ROWS, -1, dtype=np.int64),
     )
+
+
+def rebase(lp: Loop, shift: int) -> None:
+    """Move the cursors (and rows taken ahead) back by ``shift`` rows: the host dropped them."""
+    lp.state[LS_IE] -= shift
+    lp.state[LS_IL] -= shift
+    taken = lp.ahead[lp.ahead >= 0] - shift
+    lp.ahead[:] = -1
+    lp.ahead[taken % lp.ahead.shape[0]] = taken
 
 
 # --- logs -------------------------------------------------------------------------------------
@@ -495,20 +519,185 @@ def _fast_forward(
     return ie, il
 
 
+# --- the venue's rows -----------------------------------------------------------------------
+@nrt_free_internal_inline
+def _venue_row(v: Venue, row: Any, te: int) -> bool:
+    """Hand one row to the venue at exchange time ``te``; return whether reports may follow."""
+    flags = row["flags"]
+    kind = flags & KIND_MASK
+    asset = row["asset"]
+    if kind == K_BBO:
+        return False  # see _fast_forward: the venue ignores the BBO feed, clock included
+    if kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
+        vstate = v.state
+        if touch(v.orders, v.live, vstate[VS_LIVE_N], asset, flags, row["px"], row["qty"]) != (
+            TOUCH_NONE
+        ):
+            market_row(v, asset, flags, te, row["px"], row["qty"])
+            return True
+        # the row changes none of our orders: the venue only keeps its book
+        if te > vstate[VS_NOW]:
+            vstate[VS_NOW] = te
+        if kind != K_TRADE:
+            l2_apply(v.book, asset, flags, row["px"], row["qty"])
+        return False
+    if kind >= K_L3_ADD and kind <= K_L3_FILL:
+        l3_row(v, asset, flags, te, row["order_id"], row["px"], row["qty"])
+        return True
+    market_row(v, asset, flags, te, row["px"], row["qty"])
+    return True
+
+
+@njit(cache=True, inline="always")
+def _venue_time(row: Any) -> int:
+    """Return a row's time at the venue: its exchange time, never after its receipt."""
+    t: int = min(row["exch_ts"], row["local_ts"])
+    return t
+
+
+@njit(cache=True, nogil=True)
+def venue_time_floor(ev: np.ndarray, out: np.ndarray) -> None:
+    """Write into ``out[k]`` the earliest venue time of the depth and trade rows ``k:``.
+
+    :func:`_catch_up` stops looking ahead at the first row past which no row happened by
+    its time, instead of reading the whole 100 ms window on every request. Computed per
+    buffer, in the reader thread.
+    """
+    floor = _MAX
+    for k in range(ev.shape[0] - 1, -1, -1):
+        kind = ev[k]["flags"] & KIND_MASK
+        if kind == K_DEPTH or kind == K_TRADE:
+            floor = min(floor, _venue_time(ev[k]))
+        out[k] = floor
+
+
+@njit(cache=True, inline="always")
+def _row_at(pre: np.ndarray, ev: np.ndarray, n_pre: int, k: int) -> Any:
+    """Return row ``k`` of ``pre`` followed by ``ev`` (the venue may still be in ``pre``)."""
+    return pre[k] if k < n_pre else ev[k - n_pre]
+
+
+@njit(cache=True, inline="always")
+def _floor_at(pre_floor: np.ndarray, floor: np.ndarray, n_pre: int, k: int) -> int:
+    f: int = pre_floor[k] if k < n_pre else floor[k - n_pre]
+    return f
+
+
+@nrt_free_internal
+def _catch_up(
+    lp: Loop,
+    v: Venue,
+    pre: np.ndarray,
+    pre_floor: np.ndarray,
+    ev: np.ndarray,
+    floor: np.ndarray,
+    ie: int,
+    final: bool,
+    t: int,
+) -> int:
+    """Hand the venue the rows past its cursor whose exchange time is at most ``t``.
+
+    The stream is in receipt order; two feeds (trades, depth) reach us with different
+    delays, so a row received later may have happened earlier. Before the venue acts at
+    ``t`` (a request arrives, or a row reaches our orders), it takes such rows first, as an
+    exchange would have. Only depth and trade rows are taken, in stream order per asset and
+    kind (a row is not taken ahead of an untaken one of its asset and kind), and the scan
+    stops at snapshots, clears and L3 rows. Return ``CAUGHT_UP`` (nothing to take),
+    ``TOOK`` (rows taken: look again) or ``NEED_MORE`` (the buffer ends inside the window
+    and more data follows: the same rows are taken whatever the chunk size).
+    """
+    st = lp.state
+    ahead = lp.ahead
+    cap = ahead.shape[0]
+    n_pre = pre.shape[0]
+    n = n_pre + ev.shape[0]
+    first = _row_at(pre, ev, n_pre, ie)
+    blocked_depth = np.int64(0)
+    blocked_trade = np.int64(0)
+    if first["asset"] < 63:
+        bit = np.int64(1) << first["asset"]
+        if first["flags"] & KIND_MASK == K_TRADE:
+            blocked_trade |= bit
+        else:
+            blocked_depth |= bit
+    took = False
+    last = min(n, ie + cap)
+    horizon = t + AHEAD_NS
+    complete = last < n or final  # the window ends before the buffer does
+    for k in range(ie + 1, last):
+        if _floor_at(pre_floor, floor, n_pre, k) > t:
+            # nothing from here to the buffer's end happened by ``t``; the answer is final
+            # unless the next buffer may still hold rows of the window
+            complete = complete or _row_at(pre, ev, n_pre, n - 1)["local_ts"] > horizon
+            break
+        row = _row_at(pre, ev, n_pre, k)
+        if row["local_ts"] > horizon:
+            complete = True
+            break
+        kind = row["flags"] & KIND_MASK
+        if kind == K_BBO:
+            continue
+        if kind != K_DEPTH and kind != K_TRADE:
+            complete = True
+            break
+        if ahead[k % cap] == k:
+            continue  # taken before
+        asset = row["asset"]
+        if asset >= 63:
+            complete = True
+            break
+        bit = np.int64(1) << asset
+        blocked = blocked_trade if kind == K_TRADE else blocked_depth
+        if (blocked & bit) == 0 and _venue_time(row) <= t:
+            te = max(_venue_time(row), st[LS_VENUE_CLOCK])
+            _venue_row(v, row, te)
+            st[LS_VENUE_CLOCK] = te
+            ahead[k % cap] = k
+            st[LS_AHEAD_N] += 1
+            took = True
+        elif kind == K_TRADE:
+            blocked_trade |= bit
+        else:
+            blocked_depth |= bit
+    if not complete:
+        return NEED_MORE
+    return TOOK if took else CAUGHT_UP
+
+
 # --- the loop ---------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def run(
-    pre: np.ndarray, ev: np.ndarray, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any
+    pre: np.ndarray,
+    pre_floor: np.ndarray,
+    ev: np.ndarray,
+    floor: np.ndarray,
+    final: bool,
+    lp: Loop,
+    ctx: Ctx,
+    v: Venue,
+    state: Any,
 ) -> int:
     """Advance the backtest over the rows of ``pre`` then ``ev`` (see :func:`_run`)."""
-    return _run(pre, ev, final, lp, ctx, v, state)
+    return _run(pre, pre_floor, ev, floor, final, lp, ctx, v, state)
 
 
 @nrt_free_internal
 def _run(
-    pre: np.ndarray, ev: np.ndarray, final: bool, lp: Loop, ctx: Ctx, v: Venue, state: Any
+    pre: np.ndarray,
+    pre_floor: np.ndarray,
+    ev: np.ndarray,
+    floor: np.ndarray,
+    final: bool,
+    lp: Loop,
+    ctx: Ctx,
+    v: Venue,
+    state: Any,
 ) -> int:
     """Advance the backtest over the rows of ``pre`` then ``ev``.
+
+    ``floor`` is :func:`venue_time_floor` of ``ev``, and ``pre_floor`` that of ``pre``
+    continued into ``ev``. The venue usually reads ``ev`` only; when it stopped inside the
+    previous buffer (looking ahead for rows of an earlier exchange time) it starts in ``pre``.
 
     ``pre`` holds the rows of the previous buffer the strategy has not seen yet, so a new
     chunk is used in place, never copied. Cursors count rows of the two arrays together.
@@ -516,9 +705,9 @@ def _run(
     """
     n_pre = pre.shape[0]
     n = n_pre + ev.shape[0]
-    if lp.state[LS_IE] < n_pre:
+    if lp.state[LS_IE] < lp.state[LS_IL]:
         return BAD_CURSOR  # the venue is never behind the strategy; the host broke a rule
-    # the strategy reads ``pre`` until it catches up with ``ev``; the venue reads ``ev``
+    # the strategy reads ``pre`` until it catches up with ``ev``
     lrows = pre if lp.state[LS_IL] < n_pre else ev
     loff = 0 if lp.state[LS_IL] < n_pre else n_pre
     st = lp.state
@@ -566,7 +755,7 @@ def _run(
             for k in range(n_timers):
                 t_post = min(t_post, timers[k, 0])
             stale = False
-        if il >= n_pre:
+        if il >= n_pre and st[LS_AHEAD_N] == 0:
             # plain book rows and trades on both timelines, without calls or refcounts
             ie, il = _fast_forward(
                 ev,
@@ -589,9 +778,14 @@ def _run(
                 HAS_ON_BOOK,
                 HAS_ON_TRADE,
             )
+        # rows the venue already took ahead of its cursor are passed over
+        while st[LS_AHEAD_N] > 0 and ie < n and lp.ahead[ie % lp.ahead.shape[0]] == ie:
+            lp.ahead[ie % lp.ahead.shape[0]] = -1
+            st[LS_AHEAD_N] -= 1
+            ie += 1
         # the venue's next row (exchange time, clamped so the venue clock never runs back)
         if ie < n:
-            row_e = ev[ie - n_pre]
+            row_e = _row_at(pre, ev, n_pre, ie)
             te = row_e["exch_ts"]
             tl_ie = row_e["local_ts"]
             if te > tl_ie:
@@ -611,32 +805,43 @@ def _run(
         else:
             tl = _MAX
         if te <= t_pre and te <= tl and te <= t_post:
-            row = row_e
-            flags = row["flags"]
-            kind = flags & KIND_MASK
-            asset = row["asset"]
-            if kind == K_BBO:
-                pass  # see _fast_forward: the venue ignores the BBO feed, clock included
-            elif kind == K_DEPTH or kind == K_SNAPSHOT or kind == K_TRADE:
-                n_live = vstate[VS_LIVE_N]
-                if touch(xorders, xlive, n_live, asset, flags, row["px"], row["qty"]) != TOUCH_NONE:
-                    market_row(v, asset, flags, te, row["px"], row["qty"])
+            kind = row_e["flags"] & KIND_MASK
+            if (
+                vstate[VS_LIVE_N] > 0
+                and kind != K_BBO
+                and touch(
+                    xorders,
+                    xlive,
+                    vstate[VS_LIVE_N],
+                    row_e["asset"],
+                    row_e["flags"],
+                    row_e["px"],
+                    row_e["qty"],
+                )
+                != TOUCH_NONE
+            ):
+                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, te)
+                if caught == NEED_MORE:
+                    result = NEED_DATA
+                    break
+                if caught == TOOK:
                     stale = True
-                else:  # the row changes none of our orders: the venue only keeps its book
-                    if te > vstate[VS_NOW]:
-                        vstate[VS_NOW] = te
-                    if kind != K_TRADE:
-                        l2_apply(xbook, asset, flags, row["px"], row["qty"])
-            elif kind >= K_L3_ADD and kind <= K_L3_FILL:
-                l3_row(v, asset, flags, te, row["order_id"], row["px"], row["qty"])
-                stale = True
-            else:
-                market_row(v, asset, flags, te, row["px"], row["qty"])
+                    continue  # rows that happened first went first; look again
+            if _venue_row(v, row_e, te):
                 stale = True
             if kind != K_BBO:
                 st[LS_VENUE_CLOCK] = te
             ie += 1
         elif t_pre <= tl and t_pre <= t_post:
+            caught = CAUGHT_UP
+            if ie < n:
+                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre)
+            if caught == NEED_MORE:
+                result = NEED_DATA
+                break
+            if caught == TOOK:
+                stale = True
+                continue  # rows that happened before the request went first
             h = st[LS_RQ_HEAD]
             on_request(v, lp.rq[h])
             st[LS_RQ_HEAD] = (h + 1) % rq_cap

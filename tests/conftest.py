@@ -37,7 +37,7 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def python_kernels(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Return ``swap(*modules)``: their reference-count-free kernels then run as Python.
+    """Return ``swap(*modules)``: their kernels then run as plain Python.
 
     A ``py_func`` calling such kernels from Python needs them swapped for their own
     ``py_func``: :func:`hftlib.jit.nrt_free_internal` kernels have no Python entry point,
@@ -46,16 +46,13 @@ def python_kernels(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """
 
     def swap(*modules: ModuleType) -> None:
+        names = {module.__name__ for module in modules}
         for module in modules:
             for name, obj in list(vars(module).items()):
                 if not isinstance(obj, Dispatcher):
                     continue
-                opts = obj.targetoptions
-                # kernels without a Python entry point, wherever defined; the module's own
-                # other refcount-free kernels (an imported one keeps its compiled callers)
-                if opts.get("no_cpython_wrapper") or (
-                    opts.get("_nrt") is False and obj.py_func.__module__ == module.__name__
-                ):
+                # every kernel of the given modules, and those without a Python entry point
+                if obj.py_func.__module__ in names or obj.targetoptions.get("no_cpython_wrapper"):
                     monkeypatch.setattr(module, name, obj.py_func)
 
     return swap

@@ -354,3 +354,48 @@ def test_the_loop_runs_the_same_as_plain_python(
     assert digest(python.fills, python.records, python.orders_log) == digest(
         compiled.fills, compiled.records, compiled.orders_log
     )
+
+
+@pytest.fixture(scope="module")
+def buy_at_1000(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The strategy file, written once so its engine compiles once for the module."""
+    path = tmp_path_factory.mktemp("strategy") / "buy_at_1000.py"
+    path.write_text(BUY_AT_1000)
+    return path
+
+
+@pytest.mark.parametrize(("trade_exch_ms", "filled"), [(2.0, False), (3.5, True)])
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1 << 16])
+def test_the_venue_takes_rows_in_exchange_order(
+    buy_at_1000: Path, trade_exch_ms: float, filled: bool, chunk_rows: int
+) -> None:
+    """A trade received late but stamped before our order arrived does not fill it.
+
+    Our post-only bid (sent at 1 ms, 2 ms latency) reaches the venue at 3 ms, behind 5 lots.
+    The trade of 10 lots through 1000 arrives after a depth row stamped 4 ms. Stamped 2 ms,
+    it happened before our order existed: no fill. Stamped 3.5 ms, it happened after: our
+    2 lots fill. Buffers of one row give the same answer as one big buffer.
+    """
+    from hftlib.types import F_ASK, F_BID, F_LAST, K_DEPTH, K_SNAPSHOT, K_TRADE
+
+    ms = 1_000_000
+    t0 = 1_700_000_000_000_000_000
+    events = _rows(
+        [
+            (K_SNAPSHOT | F_BID, t0, t0, 1000, 5),
+            (K_SNAPSHOT | F_ASK | F_LAST, t0, t0, 1002, 5),
+            (K_DEPTH | F_ASK | F_LAST, t0 + 4 * ms, t0 + 5 * ms, 1003, 1),
+            (K_TRADE | F_ASK | F_LAST, t0 + int(trade_exch_ms * ms), t0 + 6 * ms, 1000, 10),
+            (K_DEPTH | F_ASK | F_LAST, t0 + 9 * ms, t0 + 10 * ms, 1004, 1),
+        ]
+    )
+    res = hftlib.backtest(
+        str(buy_at_1000),
+        events,
+        instruments=[synthetic_instrument()],
+        latency="2ms",
+        chunk_rows=chunk_rows,
+    )
+    assert len(res.fills) == (1 if filled else 0)
+    if filled:
+        assert int(res.fills[0]["qty"]) == 2
