@@ -19,6 +19,7 @@ def _register() -> None:
     from hftlib.cli.data import data
     from hftlib.cli.demo import demo
     from hftlib.cli.sweep import sweep
+    from hftlib.cli.venue import venue
 
     main.add_command(backtest)
     main.add_command(data)
@@ -26,6 +27,7 @@ def _register() -> None:
     main.add_command(sweep)
     main.add_command(validate_config)
     main.add_command(validate_strategy)
+    main.add_command(venue)
 
 
 _register()
