@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numba
+import numpy as np
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -49,3 +50,61 @@ def nrt_free_internal_inline(fn: _F) -> _F:
     return numba.njit(  # type: ignore[call-overload, no-any-return]
         cache=True, _nrt=False, no_cpython_wrapper=True, inline="always"
     )(fn)
+
+
+# --- calling compiled kernels from Python without per-call dispatch ----------------------------
+_SIGNATURES: dict[Any, tuple[Any, ...]] = {}
+
+
+class _Untyped(Exception):
+    """An argument this module cannot key by type alone (numba's ``typeof`` decides)."""
+
+
+def _type_key(value: Any) -> Any:
+    """Return a hashable key that determines ``numba.typeof(value)``."""
+    if isinstance(value, np.ndarray):
+        f = value.flags
+        return (value.dtype, value.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return (type(value), tuple(_type_key(v) for v in value))
+    if isinstance(value, bool | float):
+        return type(value)
+    numba_type = getattr(value, "_numba_type_", None)  # typed Dict / List
+    if numba_type is not None:
+        return numba_type
+    raise _Untyped
+
+
+def signature(dispatcher: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return numba's argument types for ``args``, memoised by their structure.
+
+    Typing a named tuple of many arrays costs milliseconds in numba's dispatcher (struct
+    dtypes are converted field by field); the engine's state has the same structure on
+    every run, so its types are looked up once per process.
+    """
+    try:
+        key: Any = (dispatcher, tuple(_type_key(a) for a in args))
+    except _Untyped:
+        return tuple(dispatcher.typeof_pyval(a) for a in args)
+    sig = _SIGNATURES.get(key)
+    if sig is None:
+        sig = _SIGNATURES[key] = tuple(dispatcher.typeof_pyval(a) for a in args)
+    return sig
+
+
+def entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
+    """Return the compiled function for ``args``' types, skipping per-call type dispatch.
+
+    The overload is loaded from numba's on-disk cache, or compiled, on first use. Every
+    later call must pass arguments of exactly these types (fresh C-contiguous writable
+    event arrays, the same state objects). A plain Python function (a kernel run as
+    ``py_func`` in tests) is returned as it is.
+    """
+    if not hasattr(dispatcher, "overloads"):
+        return dispatcher
+    sig = signature(dispatcher, args)
+    overload = dispatcher.overloads.get(sig)
+    if overload is None:
+        dispatcher.compile(sig)
+        overload = dispatcher.overloads[sig]
+    return overload.entry_point

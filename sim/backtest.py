@@ -48,6 +48,7 @@ from hftlib.engine.strategy import load_strategy
 from hftlib.engine.types import CODE_NAMES, N_INSTR
 from hftlib.errors import DataError, HftlibError
 from hftlib.instrument import Instrument
+from hftlib.jit import entry_point
 from hftlib.results.result import BacktestResult
 from hftlib.risk import RiskLimits, limits_array
 from hftlib.types import EVENT_DTYPE, K_L3_ADD, K_L3_FILL, KIND_MASK
@@ -228,20 +229,6 @@ def _seeded(spec: str, seed: int) -> str:
     if spec.strip().lower().startswith("random:") and "seed=" not in spec:
         return f"{spec},seed={seed}"
     return spec
-
-
-def _entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
-    """Return the compiled function for ``args``' types, skipping per-call type dispatch.
-
-    Typing a named tuple of many arrays costs milliseconds per call in numba's dispatcher;
-    every later call passes arguments of exactly these types (fresh C-contiguous writable
-    event arrays, the same state objects), so the overload can be called directly.
-    """
-    if not hasattr(dispatcher, "overloads"):
-        return dispatcher  # a plain Python function (the loop run uncompiled, in tests)
-    sig = tuple(dispatcher.typeof_pyval(a) for a in args)
-    overload = dispatcher.overloads.get(sig)
-    return dispatcher if overload is None else overload.entry_point
 
 
 def _tail(pre: np.ndarray, cur: np.ndarray, start: int) -> np.ndarray:
@@ -447,11 +434,9 @@ def backtest(
     t_compile = time.perf_counter()
     empty = np.zeros(0, dtype=EVENT_DTYPE)
     no_floor = np.zeros(0, dtype=np.int64)
-    # compiles or loads from the cache
-    engine.run(empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
+    # loads the engine from numba's cache, or compiles it
+    run = entry_point(engine.run, (empty, no_floor, empty, no_floor, False, lp, ctx, venue, state))
     compile_s = time.perf_counter() - t_compile
-    args = (empty, no_floor, empty, no_floor, False, lp, ctx, venue, state)
-    run = _entry_point(engine.run, args)
     collector = _Collector()
     report = progress if callable(progress) else None
     bar = None

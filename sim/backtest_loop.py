@@ -818,8 +818,10 @@ def _run(
                     row_e["px"],
                     row_e["qty"],
                 )
-                != TOUCH_NONE
+                == TOUCH_FULL
             ):
+                # a row that may fill our orders: rows that happened before it go first (a
+                # row that only moves our queues does not wait, here as in _fast_forward)
                 caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, te)
                 if caught == NEED_MORE:
                     result = NEED_DATA
