@@ -18,12 +18,16 @@ def _register() -> None:
     from hftlib.cli.config import validate_config, validate_strategy
     from hftlib.cli.data import data
     from hftlib.cli.demo import demo
+    from hftlib.cli.live import live
+    from hftlib.cli.paper import paper
     from hftlib.cli.sweep import sweep
     from hftlib.cli.venue import venue
 
     main.add_command(backtest)
     main.add_command(data)
     main.add_command(demo)
+    main.add_command(live)
+    main.add_command(paper)
     main.add_command(sweep)
     main.add_command(validate_config)
     main.add_command(validate_strategy)
