@@ -17,6 +17,8 @@ from hftlib.sim.binance_venue import errors as E
 from hftlib.sim.binance_venue import render
 from hftlib.sim.binance_venue.accounts import FuturesAccount, SpotAccount
 from hftlib.sim.binance_venue.config import AccountConfig, Market, VenueConfig
+from hftlib.sim.binance_venue.history import select_trades
+from hftlib.sim.binance_venue.modify import VenueEngine, check_modify
 from hftlib.sim.binance_venue.orders import (
     OrderSpec,
     VenueOrder,
@@ -32,7 +34,6 @@ from hftlib.sim.matching import (
     EngineError,
     Fees,
     Fill,
-    MatchingEngine,
     Report,
 )
 
@@ -82,7 +83,7 @@ class SymbolBook:
 
     def __init__(self, rules: SymbolRules, fees: Fees) -> None:
         self.rules = rules
-        self.engine = MatchingEngine(fees, rules.notional_unit, rules.lot)
+        self.engine = VenueEngine(fees, rules.notional_unit, rules.lot)
         self.update_id = FIRST_UPDATE_ID
         self.orders: dict[int, VenueOrder] = {}
         self.open_by_client: dict[tuple[int, str], VenueOrder] = {}
@@ -322,6 +323,34 @@ class Exchange:
             },
         }
 
+    def modify_order(self, account: int, params: Mapping[str, object]) -> dict[str, Any]:
+        """Change a USD-M order's price and quantity (``PUT /fapi/v1/order``); see :mod:`.modify`.
+
+        Raise -2019 when the larger order needs more margin than is available and -2022 when
+        a reduce-only order would outgrow the position.
+        """
+        book = self.book(params)
+        vo = self.find_order(
+            book, account, params, missing_code=E.CANCEL_REJECTED, missing_msg=E.MSG_UNKNOWN_ORDER
+        )
+        change = check_modify(params, book.rules, book.engine, vo)
+        if change.cancels:
+            return self._cancel(book, vo, None)
+        order, rules = vo.order, book.rules
+        left = change.qty - order.filled
+        if vo.reduce_only:
+            if left > abs(self.futures[account].position(rules.symbol).lots):
+                raise E.ApiError(E.REDUCE_ONLY_REJECT, "ReduceOnly Order is rejected.")
+        else:
+            margin = self.futures[account].margin_for
+            held = margin(order.remaining * (order.price or 0) * rules.notional_unit)
+            need = margin(left * change.price * rules.notional_unit)
+            if need - held > self._available(account):
+                raise E.ApiError(E.MARGIN_INSUFFICIENT, "Margin is insufficient.")
+        reports = book.engine.replace(vo.order_id, change.price, change.qty)
+        self._settle(book, reports, publish_trades=True)
+        return render.usdm_order(rules, vo)
+
     def cancel_replace(self, account: int, params: Mapping[str, object]) -> dict[str, Any]:
         """Cancel an order and place a new one (``POST /order/cancelReplace``).
 
@@ -410,17 +439,13 @@ class Exchange:
         return out
 
     def my_trades(self, account: int, params: Mapping[str, object]) -> list[dict[str, Any]]:
-        """Return the account's fills on a symbol (``/myTrades``, ``/userTrades``), oldest first."""
+        """Return the account's fills on a symbol (``/myTrades``, ``/userTrades``), oldest first.
+
+        Selection and checks: :func:`~hftlib.sim.binance_venue.history.select_trades`.
+        """
         book = self.book(params)
         trades = book.trades.get(account, [])
-        oid = text(params, "orderId")
-        if oid is not None:
-            trades = [t for t in trades if str(t["orderId"]) == oid]
-        from_id = text(params, "fromId")
-        if from_id is not None and from_id.isdigit():
-            trades = [t for t in trades if t["id"] >= int(from_id)]
-        limit = min(int_param(params, "limit", 500), 1000)
-        return trades[-limit:] if from_id is None else trades[:limit]
+        return select_trades(trades, params, self.market, self.clock_ms())
 
     def depth_snapshot(self, params: Mapping[str, object]) -> dict[str, Any]:
         """Return the ``/depth`` snapshot with ``lastUpdateId``."""

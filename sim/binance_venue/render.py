@@ -234,6 +234,21 @@ def usdm_order(rules: SymbolRules, vo: VenueOrder) -> dict[str, Any]:
     }
 
 
+def futures_balance(asset: dict[str, Any], account: int) -> dict[str, Any]:
+    """Return one ``GET /fapi/v2/balance`` entry from an asset of the ``/fapi/v2/account`` shape."""
+    return {
+        "accountAlias": f"sim{account}",
+        "asset": asset["asset"],
+        "balance": asset["walletBalance"],
+        "crossWalletBalance": asset["crossWalletBalance"],
+        "crossUnPnl": asset["crossUnPnl"],
+        "availableBalance": asset["availableBalance"],
+        "maxWithdrawAmount": asset["maxWithdrawAmount"],
+        "marginAvailable": asset["marginAvailable"],
+        "updateTime": asset["updateTime"],
+    }
+
+
 def order_trade_update(
     rules: SymbolRules, vo: VenueOrder, report: Report, realized: Decimal, now_ms: int
 ) -> dict[str, Any]:

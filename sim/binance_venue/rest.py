@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
-from hftlib.sim.binance_venue import auth
+from hftlib.sim.binance_venue import auth, render
 from hftlib.sim.binance_venue import errors as E
 
 if TYPE_CHECKING:
@@ -97,12 +97,19 @@ def _open_orders(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
 
 
 def _cancel_all_spot(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
-    return v.exchange.cancel_all(a, p)
+    cancelled = v.exchange.cancel_all(a, p)
+    if not cancelled:  # Binance answers an empty cancel-all with an error, not []
+        raise E.ApiError(E.CANCEL_REJECTED, E.MSG_UNKNOWN_ORDER)
+    return cancelled
 
 
 def _cancel_all_usdm(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
     v.exchange.cancel_all(a, p)
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def _modify(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
+    return v.exchange.modify_order(a, p)
 
 
 def _cancel_replace(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
@@ -123,6 +130,10 @@ def _my_trades(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
 
 def _futures_account(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
     return v.exchange.futures_account(a)
+
+
+def _futures_balance(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
+    return [render.futures_balance(v.exchange.futures_account(a)["assets"][0], a)]
 
 
 def _position_risk(v: BinanceVenue, p: Mapping[str, str], a: int) -> Any:
@@ -166,6 +177,7 @@ USDM: dict[tuple[str, str], Endpoint] = {
     ("GET", "/fapi/v1/exchangeInfo"): Endpoint(_exchange_info, fixed(1), NONE),
     ("GET", "/fapi/v1/depth"): Endpoint(_depth, usdm_depth_weight, NONE),
     ("POST", "/fapi/v1/order"): Endpoint(_new_order, fixed(0), SIGNED, order=True),
+    ("PUT", "/fapi/v1/order"): Endpoint(_modify, fixed(1), SIGNED, order=True),
     ("DELETE", "/fapi/v1/order"): Endpoint(_cancel, fixed(1), SIGNED),
     ("GET", "/fapi/v1/order"): Endpoint(_query, fixed(1), SIGNED),
     ("GET", "/fapi/v1/openOrders"): Endpoint(_open_orders, _per_symbol(1, 40), SIGNED),
@@ -176,6 +188,8 @@ USDM: dict[tuple[str, str], Endpoint] = {
     ("DELETE", "/fapi/v1/listenKey"): Endpoint(_listen_key_close, fixed(1), KEY),
     ("GET", "/fapi/v2/account"): Endpoint(_futures_account, fixed(5), SIGNED),
     ("GET", "/fapi/v3/account"): Endpoint(_futures_account, fixed(5), SIGNED),
+    ("GET", "/fapi/v2/balance"): Endpoint(_futures_balance, fixed(5), SIGNED),
+    ("GET", "/fapi/v3/balance"): Endpoint(_futures_balance, fixed(5), SIGNED),
     ("GET", "/fapi/v2/positionRisk"): Endpoint(_position_risk, fixed(5), SIGNED),
     ("GET", "/fapi/v3/positionRisk"): Endpoint(_position_risk, fixed(5), SIGNED),
 }

@@ -12,7 +12,9 @@ Depth streams
 ``@depth@500ms``) merge the diffs of a window into one message (latest size per level,
 ``U`` of the first diff, ``u`` of the last, ``pu`` = the stream's previous ``u``). Windows
 are measured on the *replay clock* (the recorded time of the message being replayed), so a
-stepped replay gives the same messages every run.
+stepped replay gives the same messages every run. A window opened by a diff at ``t`` covers
+``[t - t % ms, t - t % ms + ms)``: a diff at or after its end first publishes it and then
+opens the next one, so diffs ``ms`` apart are two messages.
 
 USD-M routing
 -------------
@@ -230,13 +232,18 @@ class Hub:
         asks: list[tuple[int, int]],
         now_ms: int,
     ) -> None:
-        """Publish a diff on the immediate stream and add it to the conflated ones."""
+        """Publish a diff on the immediate stream and add it to the conflated ones.
+
+        Windows the replay clock has already passed are published first: a diff at or after
+        a window's end opens the next window, as Binance starts a new one with it.
+        """
         lower = symbol.lower()
         instant = f"{lower}@depth@0ms" if self.market == "usdm" else None
         if instant is not None and instant in self.subs:
             self.publish(
                 instant, self._depth_payload(symbol, first, last, prev, bids, asks, now_ms)
             )
+        self.tick(now_ms)
         for stream, window in self.windows.items():
             if not stream.startswith(lower + "@"):
                 continue
@@ -248,7 +255,6 @@ class Hub:
             window.last = last
             window.bids.update(bids)
             window.asks.update(asks)
-        self.tick(now_ms)
 
     def tick(self, now_ms: int) -> None:
         """Flush every conflated window whose end the replay clock has passed."""

@@ -51,9 +51,13 @@ def accounts(market: str) -> list[AccountConfig]:
 
 
 def write_market(
-    path: Path, instrument: Instrument, script: Script, t0_ns: int = 1_700_000_000_000_000_000
+    path: Path,
+    instrument: Instrument,
+    script: Script,
+    t0_ns: int = 1_700_000_000_000_000_000,
+    step_ns: int = 1_000_000,
 ) -> Path:
-    """Write a scripted recorded market as an event file, one message per millisecond.
+    """Write a scripted recorded market as an event file, one message every ``step_ns``.
 
     Script items: ``("snapshot", bids, asks)`` with ``[(ticks, lots), ...]`` sides,
     ``("depth", [(is_bid, ticks, lots), ...])`` and ``("trade", taker_is_buy, ticks, lots)``.
@@ -61,7 +65,7 @@ def write_market(
     rows: list[tuple[int, int, int, int, int, int]] = []  # flags, ts, px, qty, seq, aux
     seq = 100
     for i, item in enumerate(script):
-        ts = t0_ns + i * 1_000_000
+        ts = t0_ns + i * step_ns
         kind = item[0]
         if kind == "snapshot":
             _, bids, asks = item
@@ -200,7 +204,7 @@ async def recv_until(
 
 async def drain(ws: aiohttp.ClientWebSocketResponse, quiet: float = 0.15) -> list[Any]:
     """Return every frame that arrives until the socket is quiet for ``quiet`` seconds."""
-    out = []
+    out: list[Any] = []
     while True:
         try:
             msg = await asyncio.wait_for(ws.receive(), quiet)
