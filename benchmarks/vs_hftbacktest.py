@@ -163,7 +163,7 @@ def synthetic_dataset(n_events: int, cache: Path) -> DataSet:
     """Return the synthetic data set of ``n_events`` rows, generating and converting it once."""
     inst = synthetic_instrument()
     npy = synthetic_npy(n_events, cache)
-    npz = npy.with_suffix(".hbt.npz")
+    npz = npy.with_suffix(".2clk.hbt.npz")  # both clocks, hftbacktest's event-order split
     info = hbt_npz(
         npz,
         inst.tick_size,

@@ -8,7 +8,8 @@ A factory turns an exchange's configuration into a :class:`~hftlib.venue.interfa
 The runner picks the factory by :func:`venue_kind`: ``recorded`` when the run replays event
 files for the exchange (``VenueBuild.replay``), else the exchange's ``venue`` field
 (``binance-futures``) if a factory has that name, else its family before the first ``-``
-(``binance``). The ``recorded`` factory is built in; connectors register theirs.
+(``binance``). The ``recorded`` factory and the Binance connector (``binance``, spot and
+USD-M) are built in; other connectors register theirs.
 """
 
 from __future__ import annotations
@@ -123,4 +124,16 @@ def _recorded(exchange: ExchangeConfig, build: VenueBuild) -> Venue:
     return venue
 
 
+def _binance(exchange: ExchangeConfig, build: VenueBuild) -> Venue:
+    """The Binance spot / USD-M connector; paper runs open market data only (no keys)."""
+    from hftlib.venues.binance.factory import build_venue as build_binance
+
+    wanted = set(build.symbols)
+    symbols = [s for s in exchange.symbols if exchange.instrument(s).symbol in wanted]
+    return build_binance(
+        exchange, symbols=symbols, market_data_only=build.mode == "paper", **build.options
+    )
+
+
 register_venue_factory(RECORDED, _recorded)
+register_venue_factory("binance", _binance)

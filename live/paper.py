@@ -76,7 +76,9 @@ class PaperVenue(SimulatedOrders):
             fees=fees,
             lookahead=lookahead,
         )
-        self.event_clock = True
+        # event time only over a simulator's feed (replayed data); a live feed runs on the
+        # wall clock, its rows reaching the simulated exchange as they arrive
+        self.event_clock = bool(lookahead)
 
     async def connect(self) -> None:
         """Connect the wrapped venue (its market data side is all that is used)."""

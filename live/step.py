@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-from hftlib.sim.backtest_loop import Loop, _log_fill, _log_order
+from hftlib.sim.backtest_loop import Loop, log_fill, log_order
 from hftlib.sim.replay import RS_ACK, RS_DONE, RS_FILL, RS_MODIFIED, RS_REQ_REJECTED
 from numba import njit
 
@@ -116,7 +116,7 @@ def _log_new(lp: Loop, ctx: Ctx, first: int) -> None:
     for k in range(first, ctx.clock[CLK_OUT_N]):
         slot = ctx.outbox[k, OUT_SLOT]
         if ctx.outbox[k, OUT_KIND] == REQ_NEW and ctx.orders[slot]["status"] == ST_PENDING:
-            _log_order(lp, ctx, slot)
+            log_order(lp, ctx, slot)
 
 
 @njit(cache=True)
@@ -228,7 +228,7 @@ def report(
     elif kind == RS_FILL:
         changed = apply_fill(ctx, slot, order_id, exch_ts, now, px, qty, fee)
         if changed:
-            _log_fill(lp, ctx, slot, exch_ts, px, qty, maker, fee)
+            log_fill(lp, ctx, slot, exch_ts, px, qty, maker, fee)
     elif kind == RS_DONE:
         changed = apply_done(ctx, slot, order_id, status, reason, exch_ts, now)
     elif kind == RS_MODIFIED:
@@ -237,7 +237,7 @@ def report(
         changed = apply_request_rejected(ctx, slot, order_id, status, reason, exch_ts, now)
     if not changed:
         return -1
-    _log_order(lp, ctx, slot)
+    log_order(lp, ctx, slot)
     if HAS_ON_ORDER:
         first = ctx.clock[CLK_OUT_N]
         _cb_order(ctx, state, slot)

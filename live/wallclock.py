@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import time
@@ -83,6 +84,10 @@ class WallClock:
         self.started = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._queried: dict[str, int] = {}
+        for h in hub.hosts:
+            # the cheaper feed; its code may take seconds to compile the first time: here,
+            # before any venue is connected, not with sockets open
+            h.hold_state()
 
     # --- requests ---------------------------------------------------------------------------------
     def send(self, requests: list[HostRequest]) -> None:
@@ -149,7 +154,7 @@ class WallClock:
             if inspect.iscoroutine(pending):
                 # a task cancelled before it started never awaits ``pending``: close it (a
                 # no-op once it ran) so no coroutine is left un-awaited
-                task.add_done_callback(lambda _t, c=pending: c.close())
+                task.add_done_callback(functools.partial(_close_coroutine, pending))
 
     async def _answer(self, r: HostRequest, pending: Awaitable[OrderUpdate]) -> None:
         try:
@@ -239,8 +244,6 @@ class WallClock:
         ``final_cancel`` cancels every open order of the traded symbols at the end.
         """
         stop = stop if stop is not None else asyncio.Event()
-        for h in self.hub.hosts:
-            h.hold_state()  # compiles now, not on the first market message
         loop = asyncio.get_running_loop()
         feeds = [
             loop.create_task(self._market(name))
@@ -304,3 +307,8 @@ class WallClock:
 
 _KINDS: Final = {REQ_NEW: "new order", REQ_CANCEL: "cancel", REQ_MODIFY: "modify"}
 _BEGIN: Final = {REQ_NEW: "begin_submit", REQ_CANCEL: "begin_cancel", REQ_MODIFY: "begin_modify"}
+
+
+def _close_coroutine(coro: Coroutine[Any, Any, Any], _task: asyncio.Task[None]) -> None:
+    """Close ``coro`` (a no-op once it ran): a task cancelled before it started leaves it."""
+    coro.close()

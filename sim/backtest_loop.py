@@ -240,7 +240,7 @@ def rebase(lp: Loop, shift: int) -> None:
 
 # --- logs -------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
+def log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
     n = lp.state[LS_OLOG_N]
     if n >= lp.olog.shape[0]:
         return
@@ -263,7 +263,7 @@ def _log_order(lp: Loop, ctx: Ctx, slot: int) -> None:
 
 
 @njit(cache=True, inline="always")
-def _log_fill(
+def log_fill(
     lp: Loop, ctx: Ctx, slot: int, exch_ts: int, px: int, qty: int, maker: int, fee: float
 ) -> None:
     n = lp.state[LS_FILL_N]
@@ -351,7 +351,7 @@ def _drain(lp: Loop, ctx: Ctx, v: Venue) -> None:
             rq[RQ_PX] = o["px"]
             rq[RQ_QTY] = o["qty"]
         if kind == REQ_NEW and o["status"] == ST_PENDING:
-            _log_order(lp, ctx, slot)
+            log_order(lp, ctx, slot)
     ctx.clock[CLK_OUT_N] = 0
 
 
@@ -371,7 +371,7 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
     elif kind == RS_FILL:
         changed = apply_fill(ctx, slot, oid, exch_ts, local_ts, r["px"], r["qty"], r["fee"])
         if changed:
-            _log_fill(lp, ctx, slot, exch_ts, r["px"], r["qty"], r["maker"], r["fee"])
+            log_fill(lp, ctx, slot, exch_ts, r["px"], r["qty"], r["maker"], r["fee"])
     elif kind == RS_DONE:
         changed = apply_done(ctx, slot, oid, r["status"], r["reason"], exch_ts, local_ts)
     elif kind == RS_MODIFIED:
@@ -381,7 +381,7 @@ def _deliver(lp: Loop, ctx: Ctx, v: Venue, state: Any) -> None:
             ctx, slot, oid, r["status"], r["reason"], exch_ts, local_ts
         )
     if changed:
-        _log_order(lp, ctx, slot)
+        log_order(lp, ctx, slot)
         if HAS_ON_ORDER:
             _cb_order(ctx, state, slot)
             _drain(lp, ctx, v)
@@ -521,7 +521,7 @@ def _fast_forward(
 
 # --- the venue's rows -----------------------------------------------------------------------
 @nrt_free_internal_inline
-def _venue_row(v: Venue, row: Any, te: int) -> bool:
+def venue_row(v: Venue, row: Any, te: int) -> bool:
     """Hand one row to the venue at exchange time ``te``; return whether reports may follow."""
     flags = row["flags"]
     kind = flags & KIND_MASK
@@ -559,7 +559,7 @@ def _venue_time(row: Any) -> int:
 def venue_time_floor(ev: np.ndarray, out: np.ndarray) -> None:
     """Write into ``out[k]`` the earliest venue time of the depth and trade rows ``k:``.
 
-    :func:`_catch_up` stops looking ahead at the first row past which no row happened by
+    :func:`catch_up` stops looking ahead at the first row past which no row happened by
     its time, instead of reading the whole 100 ms window on every request. Computed per
     buffer, in the reader thread.
     """
@@ -584,7 +584,7 @@ def _floor_at(pre_floor: np.ndarray, floor: np.ndarray, n_pre: int, k: int) -> i
 
 
 @nrt_free_internal
-def _catch_up(
+def catch_up(
     lp: Loop,
     v: Venue,
     pre: np.ndarray,
@@ -650,7 +650,7 @@ def _catch_up(
         blocked = blocked_trade if kind == K_TRADE else blocked_depth
         if (blocked & bit) == 0 and _venue_time(row) <= t:
             te = max(_venue_time(row), st[LS_VENUE_CLOCK])
-            _venue_row(v, row, te)
+            venue_row(v, row, te)
             st[LS_VENUE_CLOCK] = te
             ahead[k % cap] = k
             st[LS_AHEAD_N] += 1
@@ -822,14 +822,14 @@ def _run(
             ):
                 # a row that may fill our orders: rows that happened before it go first (a
                 # row that only moves our queues does not wait, here as in _fast_forward)
-                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, te)
+                caught = catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, te)
                 if caught == NEED_MORE:
                     result = NEED_DATA
                     break
                 if caught == TOOK:
                     stale = True
                     continue  # rows that happened first went first; look again
-            if _venue_row(v, row_e, te):
+            if venue_row(v, row_e, te):
                 stale = True
             if kind != K_BBO:
                 st[LS_VENUE_CLOCK] = te
@@ -837,7 +837,7 @@ def _run(
         elif t_pre <= tl and t_pre <= t_post:
             caught = CAUGHT_UP
             if ie < n:
-                caught = _catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre)
+                caught = catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre)
             if caught == NEED_MORE:
                 result = NEED_DATA
                 break

@@ -9,7 +9,7 @@ timeline*, exactly as :mod:`hftlib.sim.backtest_loop` does:
 - each market row reaches the venue at ``te = min(exch_ts, local_ts)``, never earlier than
   the previous row (the venue clock does not run back); top-of-book rows are skipped;
 - before a request arrives or a row reaches our orders, the venue takes rows stamped
-  earlier but received up to ``AHEAD_NS`` later (the backtest loop's ``_catch_up``);
+  earlier but received up to ``AHEAD_NS`` later (the backtest loop's ``catch_up``);
 - a request sent at local time ``t`` reaches the venue at ``t + entry_latency`` (requests
   arrive in the order they were sent);
 - each venue change is reported back at ``venue time + response_latency``.
@@ -44,10 +44,10 @@ from hftlib.sim.backtest_loop import (
     NEED_MORE,
     TOOK,
     Loop,
-    _catch_up,
-    _venue_row,
+    catch_up,
     new_loop,
     rebase,
+    venue_row,
 )
 from hftlib.sim.fees import instrument_row
 from hftlib.sim.latency import LatencyModel, entry_latency
@@ -140,7 +140,7 @@ def exchange_until(
     The venue half of :func:`hftlib.sim.backtest_loop._run`, with its kernels: a row reaches
     the venue at ``min(exch_ts, local_ts)``, never before the venue clock; before a request
     arrives or a row reaches our orders, the venue takes earlier-stamped rows received up to
-    ``AHEAD_NS`` later (``_catch_up``). Stops at the delivery time of the first pending
+    ``AHEAD_NS`` later (``catch_up``). Stops at the delivery time of the first pending
     report. Returns ``NEED_ROWS`` when it cannot go on without rows not yet appended
     (never with ``final``: the feed ended, or a live feed that is not waited for).
     """
@@ -192,12 +192,12 @@ def exchange_until(
                 )
             # the backtest looks ahead before a row that may fill our orders
             if how == TOUCH_FULL:
-                caught = _catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, te)
+                caught = catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, te)
                 if caught == NEED_MORE:
                     return NEED_ROWS
                 if caught == TOOK:
                     continue
-            _venue_row(v, row, te)
+            venue_row(v, row, te)
             if kind != K_BBO:
                 st[LS_VENUE_CLOCK] = te
             cur[C_ROW] = ie + 1
@@ -205,7 +205,7 @@ def exchange_until(
             if t_rq > lim:
                 return OK_DONE
             if ie < n:
-                caught = _catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, t_rq)
+                caught = catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, t_rq)
                 if caught == NEED_MORE:
                     return NEED_ROWS
                 if caught == TOOK:

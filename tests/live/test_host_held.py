@@ -10,7 +10,8 @@ from hftlib.engine.types import REQ_CANCEL, REQ_MODIFY, REQ_NEW, ST_CANCELED, ST
 from hftlib.instrument import Instrument
 from hftlib.venue.interface import BOOK_LIVE, MarketBatch, OrderUpdate
 
-from .conftest import MM
+QUOTE = {"interval_ms": 100, "offset_ticks": 1, "qty": 0.01}
+"""Quotes around the book the feed keeps, every 100 ms."""
 
 
 def run(host: StrategyHost, events: np.ndarray) -> list[tuple[int, str, int, int, int]]:
@@ -55,11 +56,11 @@ def test_held_feed_equals_the_unboxed_feed(
     events = syn_events[:20_000]
     hosts = [
         StrategyHost(
-            "market_maker",
-            strategy_id="mm",
+            "quote_mm",
+            strategy_id="q",
             assets=[("v", "SYNUSD")],
             instruments=[syn_instrument],
-            params=MM,
+            params=QUOTE,
         )  # fmt: skip
         for _ in range(2)
     ]

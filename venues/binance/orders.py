@@ -14,14 +14,16 @@ Conventions
   update per fill, cumulative ``filled_lots`` rising, the last one with the final status.
   Fills are identified by ``(venue_order_id, trade_id)`` so the response and the stream
   apply once.
-- ``fee`` is in the quote asset: a commission in the quote asset as is, one in the base
-  asset times the fill price. A commission in a third asset (BNB) cannot be valued here:
-  ``fee`` is 0.0 and ``reason`` reads ``"fee <amount> <asset>"``.
+- ``fee`` is the commission as the venue charged it, in ``fee_asset`` (a spot buyer pays in
+  the base asset, a seller in the quote asset, BNB when the account pays fees in BNB; USD-M
+  in the margin asset). Valuing it in another asset is the caller's business: it needs a
+  price this message does not carry. A USD-M fill that does not name its asset is charged in
+  the margin (quote) asset of ``assets`` when given.
 - A trade-list entry (:func:`account_trade_update`) does not say the order's status or
   client id: ``status`` is ``ST_UNKNOWN`` (query the order to settle it) and ``client_id``
   is empty; join it to the order by ``venue_order_id``.
-- The average fill price (``Z / z``, USD-M ``ap``) is not on the tick grid, so it is not
-  part of ``OrderUpdate``; :func:`average_price` returns it.
+- ``avg_price`` is the average fill price (spot ``Z / z`` or ``cummulativeQuoteQty /
+  executedQty``, USD-M ``ap`` / ``avgPrice``): not on the tick grid, so a float.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ _TRADES: Final = msgspec.json.Decoder(list[sc.AccountTrade])
 
 
 class Assets(msgspec.Struct, frozen=True):
-    """The base and quote asset of a symbol (from exchangeInfo), to value commissions."""
+    """The base and quote asset of a symbol (from exchangeInfo).
+
+    Used to name a commission's asset where the venue leaves it out (USD-M).
+    """
 
     base: str
     quote: str
@@ -112,6 +117,7 @@ def order_updates(
         price_ticks=_px(resp.price, instrument, market, what, "$.price"),
         qty_lots=_lots(resp.orig_qty, instrument, market, what, "$.origQty"),
         filled_lots=_lots(resp.executed_qty, instrument, market, what, "$.executedQty"),
+        avg_price=_response_avg(resp, market),
         exch_ts=exch,
         local_ts=local_ts,
         reason="" if resp.status is not None else "ack",
@@ -120,13 +126,15 @@ def order_updates(
         return [base]
     out = []
     filled = 0
+    quote = 0.0
     for i, fill in enumerate(resp.fills):
         where = f"$.fills[{i}]"
         check_id(fill.trade_id, market, what, f"{where}.tradeId")
         lots = size_lots(fill.qty, instrument, market, what, f"{where}.qty")
         ticks = price_ticks(fill.price, instrument, market, what, f"{where}.price")
         filled += lots
-        fee, note = _fee(fill.commission, fill.commission_asset, fill.price, assets, market, where)
+        quote += lots * ticks
+        fee = decimal(fill.commission, market, "commission", f"{where}.commission")
         last = i == len(resp.fills) - 1
         out.append(
             msgspec.structs.replace(
@@ -136,9 +144,10 @@ def order_updates(
                 last_fill_lots=lots,
                 last_fill_ticks=ticks,
                 fee=fee,
+                fee_asset=fill.commission_asset,
+                avg_price=base.avg_price if last else _avg(quote, filled, instrument),
                 trade_id=fill.trade_id,
                 maker=False,  # fills in the response are the order's own taking fills
-                reason=note,
             )
         )
     return out
@@ -153,9 +162,7 @@ def execution_report_update(
     _symbol(msg.symbol, instrument, market, what)
     check_id(msg.order_id, market, what, "$.i")
     trade = msg.exec_type == "TRADE"
-    fee, note = (0.0, "")
-    if trade:
-        fee, note = _fee(msg.commission, msg.commission_asset, msg.last_price, assets, market, "$")
+    fee = decimal(msg.commission, market, what, "$.n") if trade else 0.0
     reason = msg.reject_reason if msg.reject_reason not in ("", "NONE") else ""
     if msg.expiry_reason:
         reason = f"{reason} {msg.expiry_reason}".strip()
@@ -173,11 +180,13 @@ def execution_report_update(
             price_ticks(msg.last_price, instrument, market, what, "$.L") if trade else 0
         ),
         fee=fee,
+        fee_asset=(msg.commission_asset or "") if trade else "",
+        avg_price=_ratio(msg.cum_quote, msg.cum_qty, market, what, "$.Z"),
         trade_id=check_id(msg.trade_id, market, what, "$.t") if trade else -1,
         maker=msg.maker if trade else False,
         exch_ts=ms_to_ns(msg.transact_time, market, what, "$.T"),
         local_ts=local_ts,
-        reason=" ".join(filter(None, (reason, note))),
+        reason=reason,
     )
 
 
@@ -194,9 +203,10 @@ def order_trade_update(
     _symbol(o.symbol, instrument, market, what)
     check_id(o.order_id, market, what, "$.o.i")
     trade = o.exec_type in ("TRADE", "CALCULATED")
-    fee, note = (0.0, "")
-    if trade and o.commission_asset is not None:
-        fee, note = _fee(o.commission, o.commission_asset, o.last_price, assets, market, "$.o")
+    fee = decimal(o.commission, market, what, "$.o.n") if trade else 0.0
+    fee_asset = ""
+    if trade:
+        fee_asset = o.commission_asset or (assets.quote if assets is not None else "")
     return OrderUpdate(
         symbol=o.symbol,
         client_id=o.client_order_id,
@@ -211,11 +221,12 @@ def order_trade_update(
             price_ticks(o.last_price, instrument, market, what, "$.o.L") if trade else 0
         ),
         fee=fee,
+        fee_asset=fee_asset,
+        avg_price=decimal(o.avg_price, market, what, "$.o.ap"),
         trade_id=check_id(o.trade_id, market, what, "$.o.t") if trade else -1,
         maker=o.maker if trade else False,
         exch_ts=ms_to_ns(msg.transact_time, market, what, "$.T"),
         local_ts=local_ts,
-        reason=note,
     )
 
 
@@ -230,7 +241,6 @@ def account_trade_update(
     maker = trade.is_maker if trade.is_maker is not None else trade.maker
     if buyer is None or maker is None:
         raise error(market, what, "$.isBuyer", "the trade does not say its side and role")
-    fee, note = _fee(trade.commission, trade.commission_asset, trade.price, assets, market, "$")
     lots = size_lots(trade.qty, instrument, market, what, "$.qty")
     return OrderUpdate(
         symbol=trade.symbol,
@@ -240,12 +250,13 @@ def account_trade_update(
         side=1 if buyer else -1,
         last_fill_lots=lots,
         last_fill_ticks=price_ticks(trade.price, instrument, market, what, "$.price"),
-        fee=fee,
+        fee=decimal(trade.commission, market, what, "$.commission"),
+        fee_asset=trade.commission_asset,
         trade_id=check_id(trade.id, market, what, "$.id"),
         maker=maker,
         exch_ts=ms_to_ns(trade.time, market, what, "$.time"),
         local_ts=local_ts,
-        reason=" ".join(filter(None, ("fill record", note))),
+        reason="fill record",
     )
 
 
@@ -253,6 +264,24 @@ def average_price(cum_quote: str, cum_qty: str) -> float:
     """Return the average fill price ``Z / z`` (0.0 before any fill)."""
     qty = float(cum_qty)
     return float(cum_quote) / qty if qty else 0.0
+
+
+def _avg(ticks_lots: float, lots: int, instrument: Instrument) -> float:
+    return ticks_lots / lots * instrument.tick_size if lots else 0.0
+
+
+def _ratio(cum_quote: str, cum_qty: str, market: Market, what: str, field: str) -> float:
+    qty = decimal(cum_qty, market, what, field)
+    return decimal(cum_quote, market, what, field) / qty if qty else 0.0
+
+
+def _response_avg(resp: sc.OrderResponse, market: Market) -> float:
+    if resp.avg_price is not None:
+        return decimal(resp.avg_price, market, "order", "$.avgPrice")
+    quote = resp.cum_quote if resp.cum_quote is not None else resp.cum_quote_usdm
+    if quote is None or resp.executed_qty is None:
+        return 0.0
+    return _ratio(quote, resp.executed_qty, market, "order", "$.cummulativeQuoteQty")
 
 
 def _symbol(symbol: str, instrument: Instrument, market: Market, what: str) -> None:
@@ -269,26 +298,6 @@ def _px(text: str | None, instrument: Instrument, market: Market, what: str, fie
 
 def _lots(text: str | None, instrument: Instrument, market: Market, what: str, field: str) -> int:
     return 0 if text is None else size_lots(text, instrument, market, what, field)
-
-
-def _fee(
-    amount: str,
-    asset: str | None,
-    price: str,
-    assets: Assets | None,
-    market: Market,
-    where: str,
-) -> tuple[float, str]:
-    value = decimal(amount, market, "commission", f"{where}.commission")
-    if not value:
-        return 0.0, ""
-    if assets is None and market == Market.USDM:
-        return value, ""  # USD-M commissions are in the margin (quote) asset
-    if assets is not None and asset == assets.quote:
-        return value, ""
-    if assets is not None and asset == assets.base:
-        return value * decimal(price, market, "commission", f"{where}.price"), ""
-    return 0.0, f"fee {amount} {asset}"
 
 
 __all__ = [

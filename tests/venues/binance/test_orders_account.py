@@ -49,11 +49,13 @@ def test_full_response_gives_one_update_per_fill_with_fees_in_quote() -> None:
     assert [u.filled_lots for u in ups] == [400_000, 1_000_000]
     assert [u.status for u in ups] == [ST_OPEN, ST_FILLED]
     assert [u.last_fill_ticks for u in ups] == [6_180_000, 6_179_850]
-    assert ups[0].fee == pytest.approx(0.2472)
-    assert ups[1].fee == pytest.approx(0.000006 * 61798.5)  # paid in BTC, valued at the fill
+    assert (ups[0].fee, ups[0].fee_asset) == (pytest.approx(0.2472), "USDT")
+    assert (ups[1].fee, ups[1].fee_asset) == (pytest.approx(0.000006), "BTC")  # as charged
     assert {u.side for u in ups} == {SELL}
     assert ups[0].exch_ts == 1507725176595 * 1_000_000
     assert od.average_price(resp.cum_quote or "0", resp.executed_qty or "0") == 61799.0
+    assert ups[0].avg_price == pytest.approx(61800.0)  # over the fills so far
+    assert ups[1].avg_price == pytest.approx(61799.0)  # the order's, from the response
 
 
 def test_ack_and_cancel_responses() -> None:
@@ -103,11 +105,10 @@ def test_execution_report_fill() -> None:
         25_000_000,
         6_180_010,
     )
-    assert up.fee == pytest.approx(0.00025 * 61800.1)
+    assert (up.fee, up.fee_asset) == (pytest.approx(0.00025), "BTC")
     assert od.average_price(report.cum_quote, report.cum_qty) == pytest.approx(61800.1)
-    # a third-asset commission is not valued here, and says so
-    up = od.execution_report_update(report, SPOT, LOCAL, od.Assets("ETH", "USDT"))
-    assert (up.fee, up.reason) == (0.0, "fee 0.00025000 BTC")
+    assert up.avg_price == pytest.approx(61800.1)
+    assert up.reason == ""
 
 
 def test_order_trade_update_and_account_update() -> None:
@@ -121,7 +122,8 @@ def test_order_trade_update_and_account_update() -> None:
         123,
         True,
     )
-    assert up.fee == pytest.approx(0.01236)
+    assert (up.fee, up.fee_asset) == (pytest.approx(0.01236), "USDT")
+    assert up.avg_price > 0
     acct = ac.decode_account_update(res("ws_account_update_usdm.json"))
     assert acct.data.positions[0].position_amt == "0.001"
 
@@ -130,7 +132,7 @@ def test_account_trades_are_unknown_status_fill_records() -> None:
     (trade,) = od.decode_account_trades(res("http_get_mytrades_spot.json"), Market.SPOT)
     up = od.account_trade_update(trade, SPOT, LOCAL, ASSETS)
     assert (up.status, up.client_id, up.venue_order_id, up.side) == (ST_UNKNOWN, "", "100234", BUY)
-    assert up.reason == "fill record fee 10.10000000 BNB"
+    assert (up.fee, up.fee_asset, up.reason) == (pytest.approx(10.1), "BNB", "fill record")
 
 
 def test_balances_and_positions() -> None:
