@@ -593,18 +593,20 @@ def catch_up(
     floor: np.ndarray,
     ie: int,
     final: bool,
-    t: int,
+    limit: int,
 ) -> int:
-    """Hand the venue the rows past its cursor whose exchange time is at most ``t``.
+    """Hand the venue the rows past its cursor whose exchange time is before ``limit``.
 
     The stream is in receipt order; two feeds (trades, depth) reach us with different
-    delays, so a row received later may have happened earlier. Before the venue acts at
-    ``t`` (a request arrives, or a row reaches our orders), it takes such rows first, as an
-    exchange would have. Only depth and trade rows are taken, in stream order per asset and
-    kind (a row is not taken ahead of an untaken one of its asset and kind), and the scan
-    stops at snapshots, clears and L3 rows. Return ``CAUGHT_UP`` (nothing to take),
-    ``TOOK`` (rows taken: look again) or ``NEED_MORE`` (the buffer ends inside the window
-    and more data follows: the same rows are taken whatever the chunk size).
+    delays, so a row received later may have happened earlier. Before the venue acts (a
+    request arrives at ``t``: ``limit = t + 1``; a row stamped ``t`` reaches our orders:
+    ``limit = t``, so rows stamped at the same time keep their stream order), it takes such
+    rows first, as an exchange would have. Only depth and trade rows are taken, in stream
+    order per asset and kind (a row is not taken ahead of an untaken one of its asset and
+    kind), and the scan stops at snapshots, clears and L3 rows. Return ``CAUGHT_UP``
+    (nothing to take), ``TOOK`` (rows taken: look again) or ``NEED_MORE`` (the buffer ends
+    inside the window and more data follows: the same rows are taken whatever the chunk
+    size).
     """
     st = lp.state
     ahead = lp.ahead
@@ -622,11 +624,11 @@ def catch_up(
             blocked_depth |= bit
     took = False
     last = min(n, ie + cap)
-    horizon = t + AHEAD_NS
+    horizon = limit + AHEAD_NS
     complete = last < n or final  # the window ends before the buffer does
     for k in range(ie + 1, last):
-        if _floor_at(pre_floor, floor, n_pre, k) > t:
-            # nothing from here to the buffer's end happened by ``t``; the answer is final
+        if _floor_at(pre_floor, floor, n_pre, k) >= limit:
+            # nothing from here to the buffer's end happened before ``limit``; the answer is final
             # unless the next buffer may still hold rows of the window
             complete = complete or _row_at(pre, ev, n_pre, n - 1)["local_ts"] > horizon
             break
@@ -648,7 +650,7 @@ def catch_up(
             break
         bit = np.int64(1) << asset
         blocked = blocked_trade if kind == K_TRADE else blocked_depth
-        if (blocked & bit) == 0 and _venue_time(row) <= t:
+        if (blocked & bit) == 0 and _venue_time(row) < limit:
             te = max(_venue_time(row), st[LS_VENUE_CLOCK])
             venue_row(v, row, te)
             st[LS_VENUE_CLOCK] = te
@@ -837,7 +839,7 @@ def _run(
         elif t_pre <= tl and t_pre <= t_post:
             caught = CAUGHT_UP
             if ie < n:
-                caught = catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre)
+                caught = catch_up(lp, v, pre, pre_floor, ev, floor, ie, final, t_pre + 1)
             if caught == NEED_MORE:
                 result = NEED_DATA
                 break

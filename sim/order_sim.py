@@ -205,7 +205,7 @@ def exchange_until(
             if t_rq > lim:
                 return OK_DONE
             if ie < n:
-                caught = catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, t_rq)
+                caught = catch_up(lp, v, no_pre, no_floor, ev, floor, ie, final, t_rq + 1)
                 if caught == NEED_MORE:
                     return NEED_ROWS
                 if caught == TOOK:
